@@ -1,0 +1,14 @@
+"""Preprocessing shared by training and serving: image conversion, Arabic-aware text normalisation, the processor."""
+
+from .image_conversion import ImageConversionError, to_rgb_image
+from .image_processing_rs_dual_encoder import DualEncoderImageProcessor
+from .processing_rs_dual_encoder import DualEncoderProcessor
+from .text_normalization import TextNormalizer
+
+__all__ = [
+    "DualEncoderImageProcessor",
+    "DualEncoderProcessor",
+    "ImageConversionError",
+    "TextNormalizer",
+    "to_rgb_image",
+]

@@ -1,0 +1,44 @@
+"""`rs-retrieval` console script: one sub-command per script in `hub_scripts/`.
+
+Each script module exposes `main(argv: list[str] | None = None) -> int` and stays runnable on its own
+(`python hub_scripts/train.py ...`); this dispatcher only imports the one that is asked for, so a
+sub-command's heavy dependencies are never loaded for another.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build-dataset": ("rs_retrieval.hub_scripts.build_dataset", "Karpathy JSON + images -> bilingual DatasetDict"),
+    "make-synthetic": ("rs_retrieval.hub_scripts.make_synthetic", "write the embedded synthetic bilingual dataset"),
+    "train-tokenizer": ("rs_retrieval.hub_scripts.train_tokenizer", "train the small English+Arabic SentencePiece tokenizer"),
+    "train": ("rs_retrieval.hub_scripts.train", "train a dual encoder with the Trainer (accelerate-ready)"),
+    "evaluate": ("rs_retrieval.hub_scripts.evaluate", "recall@K tables for a checkpoint on a dataset split"),
+    "demo": ("rs_retrieval.hub_scripts.demo", "the main job on the embedded synthetic dataset"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: rs-retrieval COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"rs-retrieval: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

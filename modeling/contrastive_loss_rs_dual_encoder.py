@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_functional
 from torch import nn
 
 
@@ -63,9 +62,24 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward hands each process the summed gradient of its own slice."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        ctx.rank, ctx.rows = dist.get_rank(), tensor.shape[0]
+        return gather_without_grad(tensor)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        grad = grad_output.contiguous().clone()
+        dist.all_reduce(grad)  # every process's loss may depend on every slice
+        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+
+
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate a tensor from every process, gradients flowing back to each process's own slice."""
-    return torch.cat(dist_functional.all_gather(tensor.contiguous()), dim=0)
+    return _GatherWithGrad.apply(tensor)
 
 
 def gather_without_grad(tensor: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny towers, a tiny bilingual tokenizer and processor, all built in-process (no Hub)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+from tiny_models import IMAGE_SIZE, TINY_CORPUS, tiny_config
+
+from rs_retrieval import DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
+from rs_retrieval.processing.sentencepiece_tokenizer import train_sentencepiece_tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    return train_sentencepiece_tokenizer(TINY_CORPUS * 4, vocab_size=120)
+
+
+@pytest.fixture()
+def tiny_model(tiny_tokenizer) -> DualEncoderModel:
+    torch.manual_seed(0)
+    return DualEncoderModel(tiny_config(len(tiny_tokenizer))).eval()
+
+
+@pytest.fixture()
+def tiny_processor(tiny_tokenizer) -> DualEncoderProcessor:
+    return DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer, max_length=24)

@@ -28,11 +28,25 @@ def multi_positive_nce(logits: torch.Tensor, positives: torch.Tensor) -> torch.T
 
 def positive_mask(row_ids: torch.Tensor | None, column_ids: torch.Tensor | None, rows: int, columns: int,
                   row_offset: int = 0, device: torch.device | None = None) -> torch.Tensor:
-    """R x C mask of positives: shared image ids, or the diagonal (shifted by `row_offset`) without ids."""
+    """R x C mask of positives: shared ids, or the diagonal (shifted by `row_offset`) without ids."""
     if row_ids is None or column_ids is None:
         row_index = torch.arange(rows, device=device) + row_offset
         return row_index[:, None] == torch.arange(columns, device=device)[None, :]
     return row_ids.reshape(-1, 1) == column_ids.reshape(1, -1)
+
+
+def pair_positives(row_image_ids: torch.Tensor | None, column_image_ids: torch.Tensor | None,
+                   row_caption_ids: torch.Tensor | None, column_caption_ids: torch.Tensor | None,
+                   rows: int, columns: int, row_offset: int = 0, device: torch.device | None = None) -> torch.Tensor:
+    """Positives of row-aligned pairs: the same image, or (when caption ids are given) the very same caption.
+
+    UCM-style caption sets give different images identical captions ("there are many green trees"); such a
+    caption is a true description of both images, so neither is its negative.
+    """
+    positives = positive_mask(row_image_ids, column_image_ids, rows, columns, row_offset, device)
+    if row_caption_ids is not None and column_caption_ids is not None:
+        positives = positives | positive_mask(row_caption_ids, column_caption_ids, rows, columns, row_offset, device)
+    return positives
 
 
 def dual_encoder_contrastive_loss(
@@ -41,16 +55,19 @@ def dual_encoder_contrastive_loss(
     logit_scale: torch.Tensor,
     image_ids: torch.Tensor | None = None,
     text_image_ids: torch.Tensor | None = None,
+    caption_ids: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric (text→image and image→text, averaged) multi-positive InfoNCE for one process.
 
     Pairs are row-aligned: text i was sampled for image i. `image_ids` (per image row) and `text_image_ids`
-    (per text row, default: the same as `image_ids`) mark every text/image pair that shares an id as positive.
+    (per text row, default: the same as `image_ids`) mark every text/image pair that shares an id as positive;
+    `caption_ids` (per row, equal for identical captions) also make pairs with the same caption positive.
     """
     if text_image_ids is None:
         text_image_ids = image_ids
     logits_per_text = logit_scale.exp() * text_embeds @ image_embeds.t()
-    positives = positive_mask(text_image_ids, image_ids, len(text_embeds), len(image_embeds), device=logits_per_text.device)
+    positives = pair_positives(text_image_ids, image_ids, caption_ids, caption_ids, len(text_embeds),
+                               len(image_embeds), device=logits_per_text.device)
     text_to_image = multi_positive_nce(logits_per_text, positives)
     image_to_text = multi_positive_nce(logits_per_text.t(), positives.t())
     return (text_to_image + image_to_text) / 2
@@ -116,26 +133,29 @@ class DualEncoderContrastiveLoss(nn.Module):
         logit_scale: torch.Tensor,
         image_ids: torch.Tensor | None = None,
         text_image_ids: torch.Tensor | None = None,
+        caption_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if text_image_ids is None:
             text_image_ids = image_ids
         rank, world_size = _world()
         if world_size == 1 or not self.gather_across_processes:
-            return dual_encoder_contrastive_loss(text_embeds, image_embeds, logit_scale, image_ids, text_image_ids)
+            return dual_encoder_contrastive_loss(text_embeds, image_embeds, logit_scale, image_ids, text_image_ids,
+                                                 caption_ids)
 
         all_images = gather_with_grad(image_embeds)
         all_texts = gather_with_grad(text_embeds)
         all_image_ids = gather_without_grad(image_ids) if image_ids is not None else None
         all_text_image_ids = gather_without_grad(text_image_ids) if text_image_ids is not None else None
+        all_caption_ids = gather_without_grad(caption_ids) if caption_ids is not None else None
         scale = logit_scale.exp()
 
         local_text_logits = scale * text_embeds @ all_images.t()
         local_image_logits = scale * image_embeds @ all_texts.t()
         offset = rank * len(text_embeds)
-        text_positives = positive_mask(text_image_ids, all_image_ids, len(text_embeds), len(all_images),
-                                       row_offset=offset, device=local_text_logits.device)
-        image_positives = positive_mask(image_ids, all_text_image_ids, len(image_embeds), len(all_texts),
-                                        row_offset=rank * len(image_embeds), device=local_image_logits.device)
+        text_positives = pair_positives(text_image_ids, all_image_ids, caption_ids, all_caption_ids,
+                                        len(text_embeds), len(all_images), offset, local_text_logits.device)
+        image_positives = pair_positives(image_ids, all_text_image_ids, caption_ids, all_caption_ids,
+                                         len(image_embeds), len(all_texts), offset, local_image_logits.device)
         text_to_image = multi_positive_nce(local_text_logits, text_positives)
         image_to_text = multi_positive_nce(local_image_logits, image_positives)
         return (text_to_image + image_to_text) / 2
@@ -146,5 +166,6 @@ __all__ = [
     "dual_encoder_contrastive_loss",
     "gather_with_grad",
     "multi_positive_nce",
+    "pair_positives",
     "positive_mask",
 ]

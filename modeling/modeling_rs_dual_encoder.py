@@ -210,6 +210,7 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         return_loss: bool | None = True,
         image_ids: torch.Tensor | None = None,
+        caption_ids: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
@@ -220,6 +221,7 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
 
         Row i of the texts was sampled for row i of the images. `image_ids` (one per row) marks pairs that share an
         image as positives, never negatives: several captions of one image, or its English and Arabic captions.
+        `caption_ids` (equal for identical caption strings) likewise make pairs with the very same caption positive.
         """
         if pixel_values is None or input_ids is None:
             raise ValueError("forward needs both pixel_values and input_ids; use encode_image/encode_text for one side")
@@ -241,9 +243,11 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         logits_per_image = logits_per_text.t()
         loss = None
         if return_loss:
-            if image_ids is not None and len(image_ids) != len(image_embeds):
-                raise ValueError(f"image_ids has {len(image_ids)} entries for a batch of {len(image_embeds)} pairs")
-            loss = self.contrastive_loss(text_embeds, image_embeds, self.logit_scale, image_ids=image_ids)
+            for name, ids in (("image_ids", image_ids), ("caption_ids", caption_ids)):
+                if ids is not None and len(ids) != len(image_embeds):
+                    raise ValueError(f"{name} has {len(ids)} entries for a batch of {len(image_embeds)} pairs")
+            loss = self.contrastive_loss(text_embeds, image_embeds, self.logit_scale, image_ids=image_ids,
+                                         caption_ids=caption_ids)
 
         output = DualEncoderOutput(
             loss=loss,

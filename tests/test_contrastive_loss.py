@@ -80,15 +80,16 @@ def _global_batch():
     texts = torch.randn(WORLD * PER_RANK, DIM, generator=generator)
     images = torch.randn(WORLD * PER_RANK, DIM, generator=generator)
     ids = torch.tensor([0, 1, 1, 2, 3, 0])  # a repeated image across ranks, and one within rank 0
-    return texts, images, ids
+    captions = torch.tensor([10, 11, 12, 13, 14, 13])  # one caption shared by different images across ranks
+    return texts, images, ids, captions
 
 
-def _loss_and_grads(texts, images, ids, scale, loss_fn):
+def _loss_and_grads(texts, images, ids, captions, scale, loss_fn):
     texts = texts.clone().requires_grad_(True)
     images = images.clone().requires_grad_(True)
     scale = scale.clone().requires_grad_(True)
     loss = loss_fn(torch.nn.functional.normalize(texts, dim=-1), torch.nn.functional.normalize(images, dim=-1),
-                   scale, image_ids=ids)
+                   scale, image_ids=ids, caption_ids=captions)
     loss.backward()
     return loss.detach(), texts.grad, images.grad, scale.grad
 
@@ -97,10 +98,10 @@ def _worker(rank: int, port: int, results) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
-        texts, images, ids = _global_batch()
+        texts, images, ids, captions = _global_batch()
         part = slice(rank * PER_RANK, (rank + 1) * PER_RANK)
         loss, text_grad, image_grad, scale_grad = _loss_and_grads(
-            texts[part], images[part], ids[part], torch.tensor(1.5), DualEncoderContrastiveLoss()
+            texts[part], images[part], ids[part], captions[part], torch.tensor(1.5), DualEncoderContrastiveLoss()
         )
         # What DDP does to parameter gradients: average over processes.
         dist.all_reduce(scale_grad)
@@ -117,8 +118,8 @@ def _free_port() -> int:
 
 
 def test_two_processes_match_one_process_over_the_concatenated_batch():
-    texts, images, ids = _global_batch()
-    expected = _loss_and_grads(texts, images, ids, torch.tensor(1.5), DualEncoderContrastiveLoss())
+    texts, images, ids, captions = _global_batch()
+    expected = _loss_and_grads(texts, images, ids, captions, torch.tensor(1.5), DualEncoderContrastiveLoss())
 
     manager = mp.Manager()
     results = manager.dict()
@@ -133,3 +134,16 @@ def test_two_processes_match_one_process_over_the_concatenated_batch():
     torch.testing.assert_close(text_grad, expected[1], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(image_grad, expected[2], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(results[0][3], expected[3], rtol=1e-4, atol=1e-6)
+
+
+def test_identical_captions_of_different_images_are_not_negatives():
+    texts, images = _normalised(3, seed=11), _normalised(3, seed=12)
+    texts[1] = texts[0]  # images 0 and 1 were both captioned "there are many green trees"
+    caption_ids = torch.tensor([42, 42, 43])
+    logits = (texts @ images.t()).tolist()
+    positives = {0: [0, 1], 1: [0, 1], 2: [2]}
+    text_to_image = sum(_hand_row_loss(logits[i], positives[i]) for i in range(3)) / 3
+    image_to_text = sum(_hand_row_loss([logits[j][i] for j in range(3)], positives[i]) for i in range(3)) / 3
+    loss = dual_encoder_contrastive_loss(texts, images, torch.tensor(0.0), image_ids=torch.tensor([0, 1, 2]),
+                                         caption_ids=caption_ids)
+    assert loss.item() == pytest.approx((text_to_image + image_to_text) / 2, rel=1e-5)

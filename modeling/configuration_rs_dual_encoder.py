@@ -22,7 +22,7 @@ DEFAULT_VISION_CONFIG: dict = {
     "attention_probs_dropout_prob": 0.0,
 }
 DEFAULT_TEXT_CONFIG: dict = {
-    "vocab_size": 2000,
+    "vocab_size": 512,  # covers the default tokenizer (processing/default_tokenizer, 396 pieces)
     "hidden_size": 128,
     "num_hidden_layers": 3,
     "num_attention_heads": 4,

@@ -1,0 +1,212 @@
+"""Train a dual encoder for English, Arabic or bilingual remote-sensing retrieval.
+
+    python hub_scripts/train.py --output_dir out --languages en,ar --num_train_epochs 10
+    accelerate launch hub_scripts/train.py ...          # or: torchrun --nproc_per_node N hub_scripts/train.py ...
+    python hub_scripts/train.py args.yaml                # every argument from one YAML/JSON file
+
+Arguments are `ModelArguments`, `DataArguments` (rs_retrieval.training.arguments) and the transformers
+`TrainingArguments`. The processor built here is the one saved with every checkpoint, so evaluation and
+serving preprocess exactly as training did. With N processes the contrastive loss sees the global batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import transformers
+from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed
+
+from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
+from rs_retrieval.processing.default_processor import default_tokenizer
+from rs_retrieval.training import ClampLogitScaleCallback, DataArguments, DualEncoderTrainer, ModelArguments, RetrievalCollator
+
+logger = logging.getLogger("rs_retrieval.train")
+
+#: Recipe defaults that differ from TrainingArguments' (a command line or file still overrides them).
+RECIPE_DEFAULTS = {
+    "remove_unused_columns": False,  # the collator needs the image and caption columns
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.05,
+    "weight_decay": 0.1,
+    "learning_rate": 5e-4,
+    "per_device_train_batch_size": 64,
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "save_total_limit": 2,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "mr",
+    "greater_is_better": True,
+    "logging_steps": 10,
+    "report_to": "none",
+    "dataloader_num_workers": 0,
+    "dataloader_pin_memory": False,
+    "ddp_find_unused_parameters": False,
+}
+
+
+def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(argv[0])
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(argv[0])
+    given = {a.lstrip("-").split("=")[0] for a in argv if a.startswith("--")}
+    defaults = [f"--{k}={v}" for k, v in RECIPE_DEFAULTS.items() if k not in given]
+    return parser.parse_args_into_dataclasses(args=defaults + argv)
+
+
+# 1. Data ---------------------------------------------------------------------------------------------------------
+
+def load_dataset_dict(data_args: DataArguments):
+    """The embedded synthetic dataset, or a DatasetDict saved by `build_dataset.py`."""
+    if data_args.dataset == "synthetic":
+        from rs_retrieval.data.synthetic import make_synthetic_dataset
+
+        return make_synthetic_dataset(splits={"train": data_args.synthetic_train_per_scene, "validation": 4, "test": 8},
+                                      image_size=data_args.synthetic_image_size, seed=data_args.synthetic_seed)
+    from datasets import load_from_disk
+
+    if not Path(data_args.dataset).exists():
+        raise FileNotFoundError(f"--dataset {data_args.dataset}: no such folder (or use --dataset synthetic)")
+    return load_from_disk(data_args.dataset)
+
+
+def select_split(dataset_dict, name: str, languages: list[str], limit: int | None):
+    if name not in dataset_dict:
+        raise ValueError(f"the dataset has no split {name!r}; it has {sorted(dataset_dict)}")
+    split = dataset_dict[name]
+    missing = [lang for lang in languages if f"captions_{lang}" not in split.column_names]
+    if missing:
+        raise ValueError(f"split {name!r} has no captions_{missing[0]} column (columns: {split.column_names})")
+    columns = [f"captions_{lang}" for lang in languages]
+    keep = [i for i, row in enumerate(split.select_columns(columns)) if any(row[c] for c in columns)]
+    if len(keep) < len(split):
+        logger.warning("%s: %d of %d images have no caption in %s and are left out", name,
+                       len(split) - len(keep), len(split), languages)
+        split = split.select(keep)
+    if limit is not None:
+        split = split.select(range(min(limit, len(split))))
+    return split
+
+
+# 2. Model and processor ------------------------------------------------------------------------------------------
+
+def build_model_and_processor(model_args: ModelArguments) -> tuple[DualEncoderModel, DualEncoderProcessor]:
+    """From a checkpoint, from pretrained towers, from a config, or the embedded default, in that order."""
+    extra: dict[str, Any] = {}
+    if model_args.attn_implementation:
+        extra["attn_implementation"] = model_args.attn_implementation
+    if model_args.model_name_or_path:
+        model = DualEncoderModel.from_pretrained(model_args.model_name_or_path, **extra)
+        processor = DualEncoderProcessor.from_pretrained(model_args.model_name_or_path)
+        return model, processor
+
+    config_overrides = {k: v for k, v in {"vision_pooling": model_args.vision_pooling,
+                                          "text_pooling": model_args.text_pooling}.items() if v}
+    tokenizer_source = model_args.tokenizer or model_args.text_model
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source) if tokenizer_source else default_tokenizer()
+
+    if model_args.vision_model or model_args.text_model:
+        if not (model_args.vision_model and model_args.text_model):
+            raise ValueError("give both --vision_model and --text_model (or neither)")
+        model = DualEncoderModel.from_vision_text_pretrained(
+            model_args.vision_model, model_args.text_model, projection_dim=model_args.projection_dim, **config_overrides
+        )
+        image_mean, image_std = _tower_normalisation(model_args.vision_model)
+    else:
+        if model_args.config:
+            config = DualEncoderConfig.from_pretrained(model_args.config)
+        else:
+            config = DualEncoderConfig(projection_dim=model_args.projection_dim)
+        for key, value in config_overrides.items():
+            setattr(config, key, value)
+        if model_args.image_size:
+            config.vision_config.image_size = model_args.image_size
+        config.text_config.vocab_size = max(config.text_config.vocab_size, len(tokenizer))
+        model = DualEncoderModel(config)
+        image_mean, image_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+    image_size = model_args.image_size or model.config.vision_config.image_size
+    processor = DualEncoderProcessor(
+        DualEncoderImageProcessor(size=image_size, image_mean=image_mean, image_std=image_std),
+        tokenizer,
+        max_length=model_args.max_length,
+        text_prefix=model_args.text_prefix,
+        text_normalization={"lowercase": model_args.lowercase},
+    )
+    return model, processor
+
+
+def _tower_normalisation(vision_model: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The pixel mean/std a pretrained vision tower was trained with (0.5 when its folder does not say)."""
+    from transformers.image_processing_base import ImageProcessingMixin
+
+    try:
+        config, _ = ImageProcessingMixin.get_image_processor_dict(vision_model)
+    except OSError:
+        return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    return tuple(config.get("image_mean", (0.5,) * 3)), tuple(config.get("image_std", (0.5,) * 3))
+
+
+def freeze_towers(model: DualEncoderModel, model_args: ModelArguments) -> None:
+    for frozen, tower in ((model_args.freeze_vision_tower, model.vision_model),
+                          (model_args.freeze_text_tower, model.text_model)):
+        if frozen:
+            tower.requires_grad_(False)
+
+
+# 3. Train --------------------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    model_args, data_args, training_args = parse_arguments(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.set_verbosity_warning()
+    set_seed(training_args.seed)
+    languages = data_args.language_list()
+
+    dataset_dict = load_dataset_dict(data_args)
+    train_dataset = select_split(dataset_dict, data_args.train_split, languages, data_args.max_train_images)
+    eval_dataset = None
+    if training_args.eval_strategy != "no":
+        eval_dataset = select_split(dataset_dict, data_args.eval_split, languages, data_args.max_eval_images)
+
+    model, processor = build_model_and_processor(model_args)
+    freeze_towers(model, model_args)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info("model: %.2fM parameters (%.2fM trainable); languages %s; %d train images",
+                sum(p.numel() for p in model.parameters()) / 1e6, trainable / 1e6, languages, len(train_dataset))
+
+    query_sets = {lang: [lang] for lang in languages}
+    if len(languages) > 1:
+        query_sets["+".join(languages)] = languages
+    trainer = DualEncoderTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=RetrievalCollator(processor, languages, augment=data_args.augment),
+        processing_class=processor,
+        callbacks=[ClampLogitScaleCallback()],
+        eval_query_sets=query_sets,
+    )
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model()
+    trainer.save_state()
+    metrics = dict(result.metrics)
+    if eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    trainer.log_metrics("final", metrics)
+    trainer.save_metrics("all", metrics)
+    if not math.isfinite(metrics.get("train_loss", 0.0)):
+        logger.error("training diverged (train_loss=%s)", metrics.get("train_loss"))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

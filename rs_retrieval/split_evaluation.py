@@ -1,0 +1,69 @@
+"""Retrieval recall of a model on a dataset split, per query language and across languages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .embedding import embed_images, embed_texts
+from .evaluation import retrieval_recall
+
+
+def caption_languages(dataset: Any) -> list[str]:
+    """Language codes of the `captions_<code>` columns of a split."""
+    return [c.removeprefix("captions_") for c in dataset.column_names if c.startswith("captions_")]
+
+
+def flatten_captions(dataset: Any, languages: Sequence[str]) -> tuple[list[str], list[int]]:
+    """All captions of the given languages, and for each the row of its image (the standard protocol's layout)."""
+    texts: list[str] = []
+    index: list[int] = []
+    columns = {lang: dataset[f"captions_{lang}"] for lang in languages}
+    for row in range(len(dataset)):
+        for lang in languages:
+            captions = columns[lang][row] or []
+            texts.extend(captions)
+            index.extend([row] * len(captions))
+    return texts, index
+
+
+def evaluate_retrieval(
+    model: torch.nn.Module,
+    processor: Any,
+    dataset: Any,
+    query_sets: dict[str, Sequence[str]] | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Recall@1/5/10 both ways and mR for each query set (e.g. {"en": ["en"], "ar": ["ar"], "en+ar": ["en", "ar"]}).
+
+    Images are embedded once and shared by every query set. By default each caption language is its own query
+    set and, when there are several, all languages together form a cross-lingual one.
+    """
+    languages = caption_languages(dataset)
+    if query_sets is None:
+        query_sets = {lang: [lang] for lang in languages}
+        if len(languages) > 1:
+            query_sets["+".join(languages)] = languages
+    missing = sorted({lang for langs in query_sets.values() for lang in langs} - set(languages))
+    if missing:
+        raise ValueError(f"the dataset has no caption column for {missing}; it has {languages}")
+    was_training = model.training
+    model.eval()
+    try:
+        image_embeds = embed_images(model, processor, dataset["image"], batch_size=batch_size, progress=progress)
+        results: dict[str, dict[str, float]] = {}
+        for name, langs in query_sets.items():
+            texts, index = flatten_captions(dataset, langs)
+            if not texts:
+                continue
+            text_embeds = embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress)
+            results[name] = retrieval_recall(image_embeds, text_embeds, index)
+        return results
+    finally:
+        model.train(was_training)
+
+
+__all__ = ["caption_languages", "evaluate_retrieval", "flatten_captions"]

@@ -1,0 +1,51 @@
+"""Command-line / file arguments of `hub_scripts/train.py`, parsed by `HfArgumentParser`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelArguments:
+    """Where the model starts from: a checkpoint, pretrained towers, a config, or the embedded default."""
+
+    model_name_or_path: str | None = field(default=None, metadata={"help": "a DualEncoderModel checkpoint to continue from"})
+    config: str | None = field(default=None, metadata={"help": "a DualEncoderConfig (JSON file or folder) to build from scratch"})
+    vision_model: str | None = field(default=None, metadata={"help": "pretrained vision tower (folder or Hub id)"})
+    text_model: str | None = field(default=None, metadata={"help": "pretrained text tower (folder or Hub id)"})
+    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer (default: the text tower's, else the package's)"})
+    image_size: int | None = field(default=None, metadata={"help": "input resolution (default: the vision config's)"})
+    projection_dim: int = field(default=256, metadata={"help": "joint space size for new models"})
+    vision_pooling: str | None = field(default=None, metadata={"help": "cls | mean | pooler"})
+    text_pooling: str | None = field(default=None, metadata={"help": "cls | mean | pooler (mean for E5-style towers)"})
+    text_prefix: str = field(default="", metadata={"help": "prepended to every text, e.g. 'query: ' for E5"})
+    max_length: int = field(default=48, metadata={"help": "maximum caption length in tokens"})
+    lowercase: bool = field(default=False, metadata={"help": "lower-case texts in the processor"})
+    freeze_vision_tower: bool = field(default=False, metadata={"help": "train without updating the vision tower"})
+    freeze_text_tower: bool = field(default=False, metadata={"help": "train without updating the text tower (LiT)"})
+    attn_implementation: str | None = field(default=None, metadata={"help": "eager | sdpa"})
+
+
+@dataclass
+class DataArguments:
+    """Which data, which caption languages, which splits."""
+
+    dataset: str = field(default="synthetic", metadata={"help": "'synthetic' (embedded) or a saved DatasetDict folder"})
+    languages: str = field(default="en,ar", metadata={"help": "caption languages to train on: en | ar | en,ar | ..."})
+    train_split: str = field(default="train")
+    eval_split: str = field(default="validation", metadata={"help": "split for evaluation during training"})
+    augment: bool = field(default=True, metadata={"help": "rotations, flips and random resized crops while training"})
+    max_train_images: int | None = field(default=None)
+    max_eval_images: int | None = field(default=None)
+    synthetic_seed: int = field(default=0)
+    synthetic_image_size: int = field(default=64)
+    synthetic_train_per_scene: int = field(default=32)
+
+    def language_list(self) -> list[str]:
+        languages = [lang.strip() for lang in self.languages.split(",") if lang.strip()]
+        if not languages:
+            raise ValueError("--languages must name at least one caption language, e.g. en or en,ar")
+        return languages
+
+
+__all__ = ["DataArguments", "ModelArguments"]

@@ -1,0 +1,54 @@
+"""`DualEncoderTrainer`: the transformers Trainer, evaluated by retrieval recall over a whole split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import Trainer
+
+from ..embedding import unwrap
+from ..split_evaluation import evaluate_retrieval
+
+
+class DualEncoderTrainer(Trainer):
+    """Trainer whose `evaluate` embeds every image and caption of the eval split and reports recall.
+
+    Per-batch logits say little about retrieval over a gallery, so evaluation follows the standard protocol on
+    the whole split: `eval_<set>_i2t_r1 ... eval_<set>_mr` for each query set, and `eval_mr`, the mean over
+    the query sets, which `metric_for_best_model="mr"` uses to keep the best checkpoint.
+    """
+
+    def __init__(self, *args: Any, eval_query_sets: dict[str, list[str]] | None = None,
+                 eval_batch_size: int = 64, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.eval_query_sets = eval_query_sets
+        self.retrieval_eval_batch_size = eval_batch_size
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if dataset is None:
+            raise ValueError("DualEncoderTrainer.evaluate needs an eval_dataset")
+        metrics: dict[str, float] = {}
+        if self.accelerator.is_main_process:
+            results = evaluate_retrieval(unwrap(self.model), self.processing_class, dataset,
+                                         query_sets=self.eval_query_sets, batch_size=self.retrieval_eval_batch_size)
+            for query_set, values in results.items():
+                metrics.update({f"{metric_key_prefix}_{query_set}_{k}": v for k, v in values.items()})
+            metrics[f"{metric_key_prefix}_mr"] = sum(v["mr"] for v in results.values()) / max(len(results), 1)
+        metrics = self._share_metrics(metrics)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def _share_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Every process needs the same metrics (best-checkpoint bookkeeping runs everywhere)."""
+        if self.args.world_size <= 1:
+            return metrics
+        from accelerate.utils import broadcast_object_list
+
+        shared = [metrics]
+        broadcast_object_list(shared, from_process=0)
+        return shared[0]
+
+
+__all__ = ["DualEncoderTrainer"]

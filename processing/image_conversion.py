@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageLike = Any  # PIL.Image.Image | np.ndarray | str | os.PathLike
 
@@ -86,11 +86,14 @@ def load_image_file(path: str | os.PathLike, band_indices: Sequence[int] | None 
     try:
         with Image.open(path) as image:
             image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # camera-rotated JPEGs: pixels as viewers show them
             if band_indices is None and image.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
                 return pil_to_rgb(image, name=path)
             return array_to_rgb(np.asarray(image), band_indices, name=path)
     except ImageConversionError:
         raise
+    except Image.DecompressionBombError as error:
+        raise ImageConversionError(f"{path}: larger than Pillow's safety limit ({error}); tile it first") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         if path.lower().endswith((".tif", ".tiff")):
             try:

@@ -59,3 +59,20 @@ def test_missing_file_and_wrong_type_are_named(tmp_path):
         to_rgb_image(str(tmp_path / "nowhere.png"))
     with pytest.raises(ImageConversionError, match="unsupported image type int"):
         to_rgb_image(42)
+
+
+def test_exif_rotated_jpeg_is_returned_as_viewers_show_it(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    image = Image.new("RGB", (20, 10), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
+    image.save(path, exif=exif)
+    assert to_rgb_image(str(path)).size == (10, 20)
+
+
+def test_decompression_bomb_is_a_named_error(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (64, 64)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageConversionError, match="huge.png.*safety limit"):
+        to_rgb_image(str(path))

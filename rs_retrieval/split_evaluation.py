@@ -54,13 +54,17 @@ def evaluate_retrieval(
     model.eval()
     try:
         image_embeds = embed_images(model, processor, dataset["image"], batch_size=batch_size, progress=progress)
+        # Each language is embedded once; cross-lingual query sets reuse those embeddings.
+        per_language: dict[str, tuple[torch.Tensor, list[int]]] = {}
+        for lang in dict.fromkeys(lang for langs in query_sets.values() for lang in langs):
+            texts, index = flatten_captions(dataset, [lang])
+            per_language[lang] = (embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress), index)
         results: dict[str, dict[str, float]] = {}
         for name, langs in query_sets.items():
-            texts, index = flatten_captions(dataset, langs)
-            if not texts:
-                continue
-            text_embeds = embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress)
-            results[name] = retrieval_recall(image_embeds, text_embeds, index)
+            text_embeds = torch.cat([per_language[lang][0] for lang in langs])
+            index = [row for lang in langs for row in per_language[lang][1]]
+            if index:
+                results[name] = retrieval_recall(image_embeds, text_embeds, index)
         return results
     finally:
         model.train(was_training)

@@ -1,0 +1,160 @@
+"""Time and memory of `retrieval_recall` against a dense argsort reference and the matmul floor.
+
+Usage: ``python benchmarks/bench_evaluation.py --sizes 1000 10000 [--dim 256]``
+
+For N images and 5N captions (random Gaussian, D features) it measures, each in a fresh
+subprocess so that numbers do not leak between configurations:
+
+* ``ours``: `rs_retrieval.evaluation.retrieval_recall` (default chunking).
+* ``dense``: the textbook reference: the full N x 5N similarity matrix, a stable argsort of
+  every row in both directions and a position lookup (like open_clip's metric).  Skipped
+  when the sorts would not fit comfortably in memory (``--dense-max``).
+* ``floor``: the bare cost of the similarity scores, i.e. one N x 5N x D float32 matmul,
+  done in the same row chunks as ours so that it fits in memory at any N.  No evaluation
+  can be cheaper; ours computes the scores twice (once per direction), so ~2x is its floor.
+
+Peak memory is the growth of the process's peak resident set (``ru_maxrss``) over its
+resident set just before the timed calls (inputs already built, kernels warmed up).  It
+counts everything the call touches -- torch's CPU tensors are ordinary heap pages --
+and is what the operating system has to provide.  Workers run with glibc's
+``MALLOC_MMAP_THRESHOLD_`` pinned to 1 MiB so that freed big blocks go back to the system
+instead of being kept in the heap: resident memory then follows live memory, within a few MB.
+Time is the best of ``--repeats`` runs (wall clock; the dense reference at N > 2000 and
+every method at N > 10000 run once).  Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+CAPTIONS_PER_IMAGE = 5
+
+
+def _rss_mib() -> float:
+    """Current resident set size, MiB (Linux)."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def dense_reference(images: torch.Tensor, texts: torch.Tensor, index: torch.Tensor, ks=(1, 5, 10)) -> dict[str, float]:
+    """Full similarity matrix and stable argsorts (ties: lower index first)."""
+    similarity = F.normalize(images, dim=1) @ F.normalize(texts, dim=1).T
+    n_images, n_texts = similarity.shape
+    order = torch.argsort(similarity.T, dim=1, descending=True, stable=True)
+    t2i = (order == index[:, None]).int().argmax(dim=1)
+    del order
+    order = torch.argsort(similarity, dim=1, descending=True, stable=True)
+    position = torch.empty_like(order)
+    position.scatter_(1, order, torch.arange(n_texts).expand(n_images, n_texts))
+    del order
+    own = position.gather(1, torch.sort(index, stable=True).indices.view(n_images, -1))  # 5 captions each
+    i2t = own.min(dim=1).values
+    result = {f"i2t_r{k}": 100.0 * int((i2t < k).sum()) / n_images for k in ks}
+    result |= {f"t2i_r{k}": 100.0 * int((t2i < k).sum()) / n_texts for k in ks}
+    result["mr"] = sum(result.values()) / len(result)
+    return result
+
+
+def similarity_floor(images: torch.Tensor, texts: torch.Tensor, chunk_elements: int = 1 << 24) -> float:
+    """One pass of chunked similarity matmuls, nothing else."""
+    images = F.normalize(images, dim=1)
+    texts = F.normalize(texts, dim=1)
+    step = max(1, chunk_elements // texts.shape[0])
+    checksum = 0.0
+    for start in range(0, images.shape[0], step):
+        checksum += float((images[start : start + step] @ texts.T)[0, 0])
+    return checksum
+
+
+def _data(n_images: int, dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(n_images, dim, generator=generator)
+    texts = images.repeat_interleave(CAPTIONS_PER_IMAGE, 0) + 6 * torch.randn(
+        n_images * CAPTIONS_PER_IMAGE, dim, generator=generator
+    )
+    index = torch.arange(n_images).repeat_interleave(CAPTIONS_PER_IMAGE)
+    return images, texts, index
+
+
+def worker(method: str, n_images: int, dim: int, repeats: int) -> dict:
+    """Run one configuration in this process; return time, memory and the result."""
+    from rs_retrieval.evaluation import retrieval_recall
+
+    functions = {
+        "ours": lambda i, t, x: retrieval_recall(i, t, x),
+        "dense": dense_reference,
+        "floor": lambda i, t, x: similarity_floor(i, t),
+    }
+    function = functions[method]
+    torch.set_grad_enabled(False)
+    function(*_data(64, dim))  # warm up kernels and lazy imports
+    images, texts, index = _data(n_images, dim)
+    baseline = _rss_mib()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function(images, texts, index)
+        times.append(time.perf_counter() - start)
+    return {"seconds": min(times), "peak_mib": _peak_rss_mib() - baseline, "result": result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="numbers of images N")
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (best is kept)")
+    parser.add_argument("--dense-max", type=int, default=10000, help="largest N for the dense reference")
+    parser.add_argument("--worker", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        method, n_images = args.worker[0], int(args.worker[1])
+        print(json.dumps(worker(method, n_images, args.dim, args.repeats)))
+        return
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, D={args.dim}, {CAPTIONS_PER_IMAGE} captions/image\n")
+    print("| N images | M captions | method | time (s) | ratio to floor | peak extra RSS (MiB) | mR |")
+    print("|---:|---:|---|---:|---:|---:|---:|")
+    for n_images in args.sizes:
+        methods = ["floor", "ours"] + (["dense"] if n_images <= args.dense_max else [])
+        measured = {}
+        for method in methods:
+            # Long runs are timed once: the dense sorts take minutes at N = 10k.
+            repeats = args.repeats if n_images <= (2000 if method == "dense" else 10000) else 1
+            command = [sys.executable, __file__, "--worker", method, str(n_images), "--dim", str(args.dim), "--repeats", str(repeats)]
+            # Big blocks straight from mmap, returned on free: resident memory follows live memory.
+            env = os.environ | {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+            output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+            measured[method] = json.loads(output.strip().splitlines()[-1])
+        if "dense" in measured:
+            assert measured["dense"]["result"] == measured["ours"]["result"], (measured["dense"], measured["ours"])
+        floor = measured["floor"]["seconds"]
+        for method in methods:
+            entry = measured[method]
+            mr = f"{entry['result']['mr']:.2f}" if isinstance(entry["result"], dict) else "-"
+            print(
+                f"| {n_images:,} | {n_images * CAPTIONS_PER_IMAGE:,} | {method} | {entry['seconds']:.3f} | "
+                f"{entry['seconds'] / floor:.2f} | {entry['peak_mib']:.0f} | {mr} |",
+                flush=True,
+            )
+
+
+__all__ = ["dense_reference", "main", "similarity_floor"]
+
+
+if __name__ == "__main__":
+    main()

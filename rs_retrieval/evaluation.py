@@ -1,0 +1,338 @@
+"""Standard image-text retrieval evaluation: Recall@K in both directions, and their mean (mR).
+
+Conventions (the usual ones of the CLIP / RSICD / RSITMD literature):
+
+* Every caption belongs to exactly one image, ``text_image_index[j]`` is the row of caption
+  ``j``'s image; an image usually has 5 captions.
+* **text -> image** R@K: the percentage of captions whose own image is among the K images
+  most similar to the caption.
+* **image -> text** R@K: the percentage of images with at least one of their own captions
+  among the K captions most similar to the image.
+* ``mr`` is the mean of all reported recalls (the six of the default ``ks=(1, 5, 10)``).
+
+The ranking is exact and deterministic: the rank of a ground truth is
+``#(scores strictly greater) + #(scores equal with a lower index)``, i.e. among equal scores
+the lower index ranks first -- the same order as a stable descending sort.  Nothing is ever
+sorted: the ranks are counted chunk by chunk of query rows, so peak memory is
+O(chunk_size x max(N, M)) instead of O(N x M), and the cost is one similarity matmul plus a
+few element-wise passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ArrayLike = torch.Tensor | np.ndarray
+
+# Default chunk: about this many similarity scores per chunk (~64 MiB of float32 scores,
+# plus a few boolean masks of the same shape).
+_CHUNK_ELEMENTS = 1 << 24
+# Sentinel rank for images that have no caption at all: they never count as a hit.
+_NO_GROUND_TRUTH = torch.iinfo(torch.int64).max
+
+
+def _as_tensor(name: str, value: object) -> torch.Tensor:
+    """Turn a tensor, array or nested list into a tensor, detached from autograd."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array: {err}") from None
+    if array.dtype == object:
+        raise TypeError(f"{name} must be numeric, got an object array (ragged or mixed input?)")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _check_matrix(name: str, matrix: torch.Tensor) -> None:
+    """A 2-D, non-empty, finite, real-valued matrix."""
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows x features), got shape {tuple(matrix.shape)}")
+    if matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(matrix.shape)})")
+    if matrix.dtype == torch.bool or matrix.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
+    # A finite sum proves every entry finite (NaN and inf propagate); the element-wise check
+    # only runs when it does not, e.g. on real NaNs or on a sum that overflowed.
+    if matrix.is_floating_point() and not bool(torch.isfinite(matrix.sum())):
+        finite = torch.isfinite(matrix)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            kind = "NaN" if bool(torch.isnan(matrix).any()) else "infinite"
+            raise ValueError(f"{name} contains {bad} non-finite value(s) (e.g. {kind})")
+
+
+def _check_index(text_image_index: torch.Tensor, n_images: int, n_texts: int) -> torch.Tensor:
+    """A 1-D integer vector of length M with values in [0, N); returned as int64."""
+    if text_image_index.ndim != 1:
+        raise ValueError(
+            f"text_image_index must be 1-D (one image row per caption), "
+            f"got shape {tuple(text_image_index.shape)}"
+        )
+    if text_image_index.is_floating_point() or text_image_index.is_complex() or text_image_index.dtype == torch.bool:
+        raise TypeError(f"text_image_index must hold integers, got dtype {text_image_index.dtype}")
+    if text_image_index.shape[0] != n_texts:
+        raise ValueError(
+            f"text_image_index has {text_image_index.shape[0]} entries but there are "
+            f"{n_texts} captions (text_embeds rows); they must be equal"
+        )
+    index = text_image_index.to(torch.int64)
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= n_images:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"text_image_index value {bad} is out of range: there are {n_images} images, "
+            f"so indices must lie in [0, {n_images - 1}]"
+        )
+    return index
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    """Positive, distinct integers, in the order given."""
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError("ks is empty: give at least one K, e.g. ks=(1, 5, 10)")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"every K must be a positive integer, got {k!r} in ks={ks!r}")
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"ks has duplicates: {ks!r}")
+    return tuple(int(k) for k in ks)
+
+
+def _check_chunk_size(chunk_size: int | None) -> None:
+    if chunk_size is None:
+        return
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+
+
+def _chunk_rows(chunk_size: int | None, n_columns: int) -> int:
+    """Rows per chunk: the given size, or as many rows as fit the default score budget."""
+    if chunk_size is not None:
+        return int(chunk_size)
+    return max(1, _CHUNK_ELEMENTS // n_columns)
+
+
+def _row_sums(values: torch.Tensor) -> torch.Tensor:
+    """Exact int64 row sums of a matrix of small integers (here -1, 0, 1).
+
+    A matrix-vector product is much faster than a reduction over booleans; float32 sums of
+    such values are exact below 2**24 terms, so longer rows are summed in blocks.
+    """
+    block = values.shape[1] if values.dtype == torch.float64 else 1 << 24
+    total = torch.zeros(values.shape[0], dtype=torch.int64, device=values.device)
+    for start in range(0, values.shape[1], block):
+        part = values[:, start : start + block]
+        ones = torch.ones(part.shape[1], dtype=values.dtype, device=values.device)
+        total += (part @ ones).round().to(torch.int64)
+    return total
+
+
+def _rank_counts(scores: torch.Tensor, target: torch.Tensor, target_column: torch.Tensor) -> torch.Tensor:
+    """Rank of ``target_column`` in each row of ``scores`` (0 = first); overwrites ``scores``.
+
+    ``target[r]`` is the score at ``scores[r, target_column[r]]``.  Rank = #(strictly greater)
+    + #(equal with a lower column index).  ``sign(score - target)`` is exactly +1, 0 or -1 as
+    the score is greater, equal or smaller (IEEE subtraction is zero only for equal operands),
+    and two row sums of it give both counts.  The lower-index count is only taken for rows
+    with a tie, which is rare for real embeddings.
+    """
+    n_columns = scores.shape[1]
+    signs = scores.sub_(target.unsqueeze(1)).sign_()
+    balance = _row_sums(signs)  # greater - smaller
+    unequal = _row_sums(signs.abs_())  # greater + smaller
+    rank = (balance + unequal) // 2
+    n_equal = n_columns - unequal  # counts the target itself
+    tied = torch.nonzero(n_equal > 1).squeeze(1)
+    if tied.numel():
+        columns = torch.arange(n_columns, device=scores.device)
+        lower = columns.unsqueeze(0) < target_column[tied].unsqueeze(1)
+        rank[tied] += ((signs[tied] == 0) & lower).sum(dim=1)
+    return rank
+
+
+def _text_to_image_ranks(
+    chunk_scores: Callable[[int, int], torch.Tensor],
+    text_image_index: torch.Tensor,
+    n_images: int,
+    chunk_size: int | None,
+) -> torch.Tensor:
+    """Rank of each caption's own image among all images (M ranks)."""
+    n_texts = text_image_index.shape[0]
+    step = _chunk_rows(chunk_size, n_images)
+    ranks = torch.empty(n_texts, dtype=torch.int64, device=text_image_index.device)
+    for start in range(0, n_texts, step):
+        stop = min(start + step, n_texts)
+        scores = chunk_scores(start, stop)  # (rows, N): captions start..stop vs all images
+        own = text_image_index[start:stop]
+        target = scores.gather(1, own.unsqueeze(1)).squeeze(1)
+        ranks[start:stop] = _rank_counts(scores, target, own)
+        del scores  # free it before the next chunk is allocated
+    return ranks
+
+
+def _image_to_text_ranks(
+    chunk_scores: Callable[[int, int], torch.Tensor],
+    text_image_index: torch.Tensor,
+    n_images: int,
+    chunk_size: int | None,
+) -> torch.Tensor:
+    """Best rank among each image's own captions (N ranks; ``_NO_GROUND_TRUTH`` if none).
+
+    The best-ranked own caption is the one with the highest score, ties going to the lowest
+    caption index, so only that caption's rank needs counting.
+    """
+    n_texts = text_image_index.shape[0]
+    device = text_image_index.device
+    # Captions grouped by image, ascending caption index within each image (stable sort).
+    order = torch.sort(text_image_index, stable=True).indices
+    counts = torch.bincount(text_image_index, minlength=n_images)
+    offsets = torch.zeros(n_images + 1, dtype=torch.int64, device=device)
+    offsets[1:] = torch.cumsum(counts, dim=0)
+
+    step = _chunk_rows(chunk_size, n_texts)
+    ranks = torch.full((n_images,), _NO_GROUND_TRUTH, dtype=torch.int64, device=device)
+    for start in range(0, n_images, step):
+        stop = min(start + step, n_images)
+        rows = stop - start
+        chunk_counts = counts[start:stop]
+        width = int(chunk_counts.max())
+        if width == 0:
+            continue  # no image in this chunk has a caption: all misses
+        scores = chunk_scores(start, stop)  # (rows, M): images start..stop vs all captions
+        # Table of own captions, (rows, width), padded with -1; rows in ascending caption order.
+        first, last = int(offsets[start]), int(offsets[stop])
+        captions = order[first:last]
+        owner = text_image_index[captions] - start
+        slot = torch.arange(last - first, device=device) - (offsets[start:stop][owner] - first)
+        table = torch.full((rows, width), -1, dtype=torch.int64, device=device)
+        table[owner, slot] = captions
+        own_scores = scores.gather(1, table.clamp(min=0))
+        own_scores = own_scores.masked_fill(table < 0, float("-inf"))
+        best = own_scores.argmax(dim=1)  # first maximum = lowest caption index among ties
+        target = own_scores.gather(1, best.unsqueeze(1)).squeeze(1)
+        target_column = table.gather(1, best.unsqueeze(1)).squeeze(1)
+        has_caption = chunk_counts > 0
+        chunk_ranks = _rank_counts(scores, target, target_column)
+        ranks[start:stop] = torch.where(has_caption, chunk_ranks, torch.full_like(chunk_ranks, _NO_GROUND_TRUTH))
+        del scores
+    return ranks
+
+
+def _recalls(i2t_ranks: torch.Tensor, t2i_ranks: torch.Tensor, ks: tuple[int, ...]) -> dict[str, float]:
+    """Percentages of ranks below each K, plus their mean."""
+    result: dict[str, float] = {}
+    for prefix, ranks in (("i2t", i2t_ranks), ("t2i", t2i_ranks)):
+        for k in ks:
+            hits = int((ranks < k).sum())
+            result[f"{prefix}_r{k}"] = 100.0 * hits / ranks.numel()
+    result["mr"] = sum(result.values()) / len(result)
+    return result
+
+
+def retrieval_ranks(
+    image_embeds: ArrayLike,
+    text_embeds: ArrayLike,
+    text_image_index: ArrayLike,
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """0-based ranks of the ground truths: ``(i2t_ranks (N,), t2i_ranks (M,))``.
+
+    Same conventions as `retrieval_recall`; an image with no caption gets rank
+    ``torch.iinfo(torch.int64).max``.  Useful for median rank or per-sample analysis.
+    """
+    _check_chunk_size(chunk_size)
+    images = _as_tensor("image_embeds", image_embeds)
+    texts = _as_tensor("text_embeds", text_embeds)
+    index = _as_tensor("text_image_index", text_image_index)
+    _check_matrix("image_embeds", images)
+    _check_matrix("text_embeds", texts)
+    if images.shape[1] != texts.shape[1]:
+        raise ValueError(
+            f"embedding sizes differ: image_embeds has {images.shape[1]} features, "
+            f"text_embeds has {texts.shape[1]}"
+        )
+    index = _check_index(index, images.shape[0], texts.shape[0])
+
+    target_device = torch.device(device) if device is not None else images.device
+    with torch.inference_mode():
+        images = F.normalize(images.to(target_device, torch.float32), dim=1)
+        texts = F.normalize(texts.to(target_device, torch.float32), dim=1)
+        index = index.to(target_device)
+        n_images = images.shape[0]
+        i2t = _image_to_text_ranks(lambda a, b: images[a:b] @ texts.T, index, n_images, chunk_size)
+        t2i = _text_to_image_ranks(lambda a, b: texts[a:b] @ images.T, index, n_images, chunk_size)
+    return i2t, t2i
+
+
+def retrieval_recall(
+    image_embeds: ArrayLike,
+    text_embeds: ArrayLike,
+    text_image_index: ArrayLike,
+    ks: Sequence[int] = (1, 5, 10),
+    chunk_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> dict[str, float]:
+    """Image->text and text->image Recall@K (percent) and their mean ``mr``.
+
+    Args:
+        image_embeds: (N, D) image embeddings (torch tensor or numpy array).
+        text_embeds: (M, D) caption embeddings, usually M = 5N.
+        text_image_index: (M,) integers; ``text_image_index[j]`` is the row of caption j's image.
+        ks: the cut-offs K; keys are ``i2t_r{K}``, ``t2i_r{K}`` (in this order) and ``mr``.
+        chunk_size: query rows scored at once; None picks ~16M scores per chunk.  Peak memory
+            is O(chunk_size x max(N, M)); the result does not depend on it.
+        device: where to compute; default: the device of ``image_embeds``.
+
+    Both embedding sets are L2-normalised here (in float32), so the score is the cosine
+    similarity whatever the inputs' scale.  Ties are broken deterministically: among equal
+    scores the lower index (image row or caption row) ranks first.  An image with no caption
+    counts as a miss in every image->text recall.
+
+    Returns:
+        Python floats in [0, 100], e.g. ``{"i2t_r1": .., .., "t2i_r10": .., "mr": ..}``.
+    """
+    ks = _check_ks(ks)
+    i2t, t2i = retrieval_ranks(image_embeds, text_embeds, text_image_index, chunk_size=chunk_size, device=device)
+    return _recalls(i2t, t2i, ks)
+
+
+def recall_from_similarity(
+    similarity: ArrayLike,
+    text_image_index: ArrayLike,
+    ks: Sequence[int] = (1, 5, 10),
+    chunk_size: int | None = None,
+) -> dict[str, float]:
+    """`retrieval_recall` from a precomputed (N images x M captions) score matrix.
+
+    For scores that are not cosine similarities (e.g. a re-ranker's).  Scores are used as
+    given (float64 stays float64, integers are compared as float64, other floats as float32);
+    the matrix is not modified.  Same ties, keys and conventions.
+    """
+    ks = _check_ks(ks)
+    _check_chunk_size(chunk_size)
+    scores = _as_tensor("similarity", similarity)
+    _check_matrix("similarity", scores)
+    index = _as_tensor("text_image_index", text_image_index).to(scores.device)
+    n_images, n_texts = scores.shape
+    index = _check_index(index, n_images, n_texts)
+    # Chunks are fresh copies (ranking overwrites them); half precisions widen exactly.
+    dtype = torch.float64 if scores.dtype == torch.float64 or not scores.is_floating_point() else torch.float32
+    layout = torch.contiguous_format
+    with torch.inference_mode():
+        i2t = _image_to_text_ranks(
+            lambda a, b: scores[a:b].to(dtype, memory_format=layout, copy=True), index, n_images, chunk_size
+        )
+        t2i = _text_to_image_ranks(
+            lambda a, b: scores[:, a:b].T.to(dtype, memory_format=layout, copy=True), index, n_images, chunk_size
+        )
+    return _recalls(i2t, t2i, ks)
+
+
+__all__ = ["recall_from_similarity", "retrieval_ranks", "retrieval_recall"]

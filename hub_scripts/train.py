@@ -22,7 +22,14 @@ from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set
 
 from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.processing.default_processor import default_tokenizer
-from rs_retrieval.training import ClampLogitScaleCallback, DataArguments, DualEncoderTrainer, ModelArguments, RetrievalCollator
+from rs_retrieval.training import (
+    ClampLogitScaleCallback,
+    DataArguments,
+    DualEncoderTrainer,
+    EpochCallback,
+    ModelArguments,
+    RetrievalCollator,
+)
 
 logger = logging.getLogger("rs_retrieval.train")
 
@@ -111,25 +118,26 @@ def build_model_and_processor(model_args: ModelArguments) -> tuple[DualEncoderMo
     tokenizer_source = model_args.tokenizer or model_args.text_model
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source) if tokenizer_source else default_tokenizer()
 
+    base_config = DualEncoderConfig.from_pretrained(model_args.config) if model_args.config else DualEncoderConfig(
+        projection_dim=model_args.projection_dim)
+    for key, value in config_overrides.items():
+        setattr(base_config, key, value)
+    if model_args.image_size:
+        base_config.vision_config.image_size = model_args.image_size
+    image_mean, image_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
     if model_args.vision_model or model_args.text_model:
-        if not (model_args.vision_model and model_args.text_model):
-            raise ValueError("give both --vision_model and --text_model (or neither)")
+        # Pretrained where a path is given, from the (base) config's tower otherwise.
         model = DualEncoderModel.from_vision_text_pretrained(
-            model_args.vision_model, model_args.text_model, projection_dim=model_args.projection_dim, **config_overrides
+            model_args.vision_model, model_args.text_model,
+            vision_config=base_config.vision_config, text_config=base_config.text_config,
+            projection_dim=base_config.projection_dim, vision_pooling=base_config.vision_pooling,
+            text_pooling=base_config.text_pooling,
         )
-        image_mean, image_std = _tower_normalisation(model_args.vision_model)
+        if model_args.vision_model:
+            image_mean, image_std = _tower_normalisation(model_args.vision_model)
     else:
-        if model_args.config:
-            config = DualEncoderConfig.from_pretrained(model_args.config)
-        else:
-            config = DualEncoderConfig(projection_dim=model_args.projection_dim)
-        for key, value in config_overrides.items():
-            setattr(config, key, value)
-        if model_args.image_size:
-            config.vision_config.image_size = model_args.image_size
-        config.text_config.vocab_size = max(config.text_config.vocab_size, len(tokenizer))
-        model = DualEncoderModel(config)
-        image_mean, image_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+        base_config.text_config.vocab_size = max(base_config.text_config.vocab_size, len(tokenizer))
+        model = DualEncoderModel(base_config)
 
     image_size = model_args.image_size or model.config.vision_config.image_size
     processor = DualEncoderProcessor(
@@ -158,6 +166,8 @@ def freeze_towers(model: DualEncoderModel, model_args: ModelArguments) -> None:
                           (model_args.freeze_text_tower, model.text_model)):
         if frozen:
             tower.requires_grad_(False)
+    if model_args.freeze_text_embeddings:
+        model.text_model.get_input_embeddings().requires_grad_(False)
 
 
 # 3. Train --------------------------------------------------------------------------------------------------------
@@ -184,14 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     query_sets = {lang: [lang] for lang in languages}
     if len(languages) > 1:
         query_sets["+".join(languages)] = languages
+    collator = RetrievalCollator(processor, languages, augment=data_args.augment, seed=training_args.seed)
     trainer = DualEncoderTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=RetrievalCollator(processor, languages, augment=data_args.augment),
+        data_collator=collator,
         processing_class=processor,
-        callbacks=[ClampLogitScaleCallback()],
+        callbacks=[ClampLogitScaleCallback(), EpochCallback(collator)],
         eval_query_sets=query_sets,
     )
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

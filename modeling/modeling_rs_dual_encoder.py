@@ -268,37 +268,43 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
     @classmethod
     def from_vision_text_pretrained(
         cls,
-        vision_name_or_path: str,
-        text_name_or_path: str,
+        vision_name_or_path: str | None = None,
+        text_name_or_path: str | None = None,
+        vision_config: Any = None,
+        text_config: Any = None,
         vision_kwargs: dict[str, Any] | None = None,
         text_kwargs: dict[str, Any] | None = None,
         **config_kwargs,
     ) -> "DualEncoderModel":
-        """Start from two pretrained towers (local folders, or Hub ids where the Hub is reachable).
+        """Start from pretrained towers (local folders, or Hub ids where the Hub is reachable).
 
-        A full CLIP/SigLIP checkpoint given as the vision tower contributes its vision half. The projections and
-        `logit_scale` are new. `config_kwargs` set the composite config (projection_dim, text_pooling, ...).
+        A tower given by path is loaded with its weights; a tower given only by `vision_config`/`text_config`
+        (a config or dict) starts from scratch, e.g. a ViT trained from scratch beside a pretrained multilingual
+        text encoder. A full CLIP/SigLIP checkpoint given as the vision tower contributes its vision half. The
+        projections and `logit_scale` are new. `config_kwargs` set the composite config (projection_dim, ...).
         """
-        vision_pooling = config_kwargs.get("vision_pooling", cls.config_class.vision_pooling)
-        text_pooling = config_kwargs.get("text_pooling", cls.config_class.text_pooling)
-        vision_kwargs = dict(vision_kwargs or {})
-        text_kwargs = dict(text_kwargs or {})
-
-        vision_config = AutoConfig.from_pretrained(vision_name_or_path, **vision_kwargs)
-        if hasattr(vision_config, "vision_config") and vision_config.vision_config is not None:
-            vision_config = vision_config.vision_config  # CLIP/SigLIP: keep the image half
-        text_config = AutoConfig.from_pretrained(text_name_or_path, **text_kwargs)
-
-        vision_class = MODEL_MAPPING[type(vision_config)]
-        text_class = MODEL_MAPPING[type(text_config)]
-        vision_model = vision_class.from_pretrained(
-            vision_name_or_path, config=vision_config, **_tower_kwargs(vision_config, vision_pooling), **vision_kwargs
-        )
-        text_model = text_class.from_pretrained(
-            text_name_or_path, config=text_config, **_tower_kwargs(text_config, text_pooling), **text_kwargs
-        )
-        config = cls.config_class.from_vision_text_configs(vision_model.config, text_model.config, **config_kwargs)
-        return cls(config, vision_model=vision_model, text_model=text_model)
+        defaults = cls.config_class()
+        pooling = {"vision": config_kwargs.get("vision_pooling", defaults.vision_pooling),
+                   "text": config_kwargs.get("text_pooling", defaults.text_pooling)}
+        towers = {}
+        for side, path, config, kwargs in (("vision", vision_name_or_path, vision_config, vision_kwargs),
+                                           ("text", text_name_or_path, text_config, text_kwargs)):
+            kwargs = dict(kwargs or {})
+            if path is None:
+                if config is None:
+                    config = getattr(defaults, f"{side}_config")
+                if isinstance(config, dict):
+                    config = AutoConfig.for_model(**config)
+                towers[side] = build_tower(config, pooling[side])
+                continue
+            loaded_config = AutoConfig.from_pretrained(path, **kwargs)
+            if side == "vision" and getattr(loaded_config, "vision_config", None) is not None:
+                loaded_config = loaded_config.vision_config  # CLIP/SigLIP: keep the image half
+            model_class = MODEL_MAPPING[type(loaded_config)]
+            towers[side] = model_class.from_pretrained(path, config=loaded_config,
+                                                       **_tower_kwargs(loaded_config, pooling[side]), **kwargs)
+        config = cls.config_class.from_vision_text_configs(towers["vision"].config, towers["text"].config, **config_kwargs)
+        return cls(config, vision_model=towers["vision"], text_model=towers["text"])
 
 
 __all__ = ["DualEncoderModel", "DualEncoderOutput", "DualEncoderPreTrainedModel"]

@@ -104,22 +104,31 @@ class DualEncoderImageProcessor(BaseImageProcessor):
         self,
         images: Any,
         augment: bool = False,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
         return_tensors: str | None = "pt",
         **kwargs: Any,
     ) -> BatchFeature:
-        """Convert one image or a list of images into a `BatchFeature` with `pixel_values` (B x 3 x H x W)."""
+        """Convert one image or a list of images into a `BatchFeature` with `pixel_values` (B x 3 x H x W).
+
+        `generator` drives the augmentations: one for the whole batch, or one per image.
+        """
         if kwargs:
             raise TypeError(f"unexpected arguments for the image processor: {sorted(kwargs)}")
         if not isinstance(images, (list, tuple)):
             images = [images]
         if len(images) == 0:
             raise ValueError("no images given")
+        if isinstance(generator, (list, tuple)):
+            if len(generator) != len(images):
+                raise ValueError(f"{len(generator)} generators for {len(images)} images")
+            generators = list(generator)
+        else:
+            generators = [generator] * len(images)
         tensors = []
-        for image in images:
+        for image, image_generator in zip(images, generators):
             rgb = to_rgb_image(image, self.band_indices)
             if augment:
-                rgb = self._augment(rgb, generator)
+                rgb = self._augment(rgb, image_generator)
             tensors.append(self._to_tensor(rgb))
         pixels = torch.stack(tensors).float().div_(255.0)
         mean = torch.tensor(self.image_mean).view(1, 3, 1, 1)

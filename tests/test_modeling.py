@@ -149,3 +149,18 @@ def test_from_vision_text_pretrained_starts_from_local_tower_folders(tmp_path):
     torch.testing.assert_close(model.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)
     assert model.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
     assert model.visual_projection.weight.abs().sum() > 0
+
+
+def test_a_pretrained_text_tower_beside_a_vision_tower_from_scratch(tmp_path):
+    bert = BertModel(BertConfig(vocab_size=80, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=37), add_pooling_layer=False)
+    bert.save_pretrained(tmp_path / "bert")
+    vision = ViTConfig(image_size=IMAGE_SIZE, patch_size=5, hidden_size=24, num_hidden_layers=1,
+                       num_attention_heads=4, intermediate_size=37)
+    model = DualEncoderModel.from_vision_text_pretrained(text_name_or_path=str(tmp_path / "bert"),
+                                                         vision_config=vision.to_dict(), projection_dim=8)
+    assert model.config.vision_config.hidden_size == 24
+    torch.testing.assert_close(model.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)
+    model.save_pretrained(tmp_path / "dual")
+    reloaded = DualEncoderModel.from_pretrained(tmp_path / "dual")
+    torch.testing.assert_close(reloaded.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)

@@ -1,8 +1,8 @@
 """Training the dual encoder with the transformers Trainer (accelerate-ready)."""
 
 from .arguments import DataArguments, ModelArguments
-from .callbacks import ClampLogitScaleCallback
+from .callbacks import ClampLogitScaleCallback, EpochCallback
 from .collator import RetrievalCollator
 from .trainer import DualEncoderTrainer
 
-__all__ = ["ClampLogitScaleCallback", "DataArguments", "DualEncoderTrainer", "ModelArguments", "RetrievalCollator"]
+__all__ = ["ClampLogitScaleCallback", "EpochCallback", "DataArguments", "DualEncoderTrainer", "ModelArguments", "RetrievalCollator"]

@@ -23,6 +23,9 @@ class ModelArguments:
     lowercase: bool = field(default=False, metadata={"help": "lower-case texts in the processor"})
     freeze_vision_tower: bool = field(default=False, metadata={"help": "train without updating the vision tower"})
     freeze_text_tower: bool = field(default=False, metadata={"help": "train without updating the text tower (LiT)"})
+    freeze_text_embeddings: bool = field(
+        default=False, metadata={"help": "keep the text tower's word embeddings fixed (large multilingual vocabularies)"}
+    )
     attn_implementation: str | None = field(default=None, metadata={"help": "eager | sdpa"})
 
 

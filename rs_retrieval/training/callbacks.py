@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from transformers import TrainerCallback
 
 from ..embedding import unwrap
@@ -18,4 +20,14 @@ class ClampLogitScaleCallback(TrainerCallback):
             unwrap(model).clamp_logit_scale()
 
 
-__all__ = ["ClampLogitScaleCallback"]
+class EpochCallback(TrainerCallback):
+    """Tell the collator which epoch it is collating, so its per-image random draws change every epoch."""
+
+    def __init__(self, collator) -> None:
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = int(math.floor(state.epoch + 1e-6))
+
+
+__all__ = ["ClampLogitScaleCallback", "EpochCallback"]

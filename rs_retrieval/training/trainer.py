@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from transformers import Trainer
@@ -39,6 +40,28 @@ class DualEncoderTrainer(Trainer):
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+    # transformers' Trainer restores checkpoints with a raw `load_state_dict`, which skips the key conversions
+    # `from_pretrained` applies (ViT and other towers are saved under their legacy names in v5) and, being
+    # non-strict, silently keeps the current weights. Both paths below go through `from_pretrained` instead.
+
+    def _load_weights_from(self, folder: str) -> None:
+        model = unwrap(self.model)
+        loaded = type(model).from_pretrained(folder)
+        model.load_state_dict(loaded.state_dict(), strict=True)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        if os.path.isfile(os.path.join(resume_from_checkpoint, "model.safetensors")) and not self.is_fsdp_enabled:
+            self._load_weights_from(resume_from_checkpoint)
+        else:
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+
+    def _load_best_model(self) -> None:
+        best = self.state.best_model_checkpoint
+        if best and os.path.isfile(os.path.join(best, "model.safetensors")) and not self.is_fsdp_enabled:
+            self._load_weights_from(best)
+        else:
+            super()._load_best_model()
 
     def _share_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Every process needs the same metrics (best-checkpoint bookkeeping runs everywhere)."""

@@ -65,13 +65,13 @@ class DualEncoderTrainer(Trainer):
 
     def _share_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Every process needs the same metrics (best-checkpoint bookkeeping runs everywhere)."""
-        if self.args.world_size <= 1:
-            return metrics
-        from accelerate.utils import broadcast_object_list
+        import torch.distributed as dist
 
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return metrics
         shared = [metrics]
-        broadcast_object_list(shared, from_process=0)
-        return shared[0]
+        dist.broadcast_object_list(shared, src=0)
+        return dict(shared[0])
 
 
 __all__ = ["DualEncoderTrainer"]

@@ -22,7 +22,7 @@ QUERIES = ("three airplanes parked next to the runway", "ثلاث طائرات �
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="outputs/demo")
-    parser.add_argument("--epochs", type=float, default=40)
+    parser.add_argument("--epochs", type=float, default=30)
     parser.add_argument("--train-per-scene", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)

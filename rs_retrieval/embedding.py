@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -21,29 +21,37 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
+def _embed_in_batches(model: torch.nn.Module, items: Sequence[Any], batch_size: int, encode: Callable,
+                      description: str, progress: bool) -> torch.Tensor:
+    parts = []
+    for start in tqdm(range(0, len(items), batch_size), desc=description, disable=not progress, leave=False):
+        parts.append(encode(list(items[start:start + batch_size])).float().cpu())
+    return torch.cat(parts) if parts else torch.empty(0, model.config.projection_dim)
+
+
 def embed_images(model: torch.nn.Module, processor: Any, images: Sequence[Any], batch_size: int = 64,
                  progress: bool = False) -> torch.Tensor:
     """L2-normalised embeddings (N x D, float32, on CPU) of images given as PIL images, arrays or paths."""
     model = unwrap(model)
     device = _device(model)
-    parts = []
-    for start in tqdm(range(0, len(images), batch_size), desc="images", disable=not progress, leave=False):
-        batch = processor(images=list(images[start:start + batch_size]), return_tensors="pt")
-        parts.append(model.encode_image(batch["pixel_values"].to(device)).float().cpu())
-    return torch.cat(parts) if parts else torch.empty(0, model.config.projection_dim)
+
+    def encode(batch: list[Any]) -> torch.Tensor:
+        return model.encode_image(processor(images=batch, return_tensors="pt")["pixel_values"].to(device))
+
+    return _embed_in_batches(model, images, batch_size, encode, "images", progress)
 
 
-@torch.no_grad()
 def embed_texts(model: torch.nn.Module, processor: Any, texts: Sequence[str], batch_size: int = 256,
                 progress: bool = False) -> torch.Tensor:
     """L2-normalised embeddings (M x D, float32, on CPU) of texts, normalised by the processor."""
     model = unwrap(model)
     device = _device(model)
-    parts = []
-    for start in tqdm(range(0, len(texts), batch_size), desc="texts", disable=not progress, leave=False):
-        batch = processor(text=list(texts[start:start + batch_size]), return_tensors="pt")
-        parts.append(model.encode_text(batch["input_ids"].to(device), batch["attention_mask"].to(device)).float().cpu())
-    return torch.cat(parts) if parts else torch.empty(0, model.config.projection_dim)
+
+    def encode(batch: list[str]) -> torch.Tensor:
+        inputs = processor(text=batch, return_tensors="pt")
+        return model.encode_text(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
+
+    return _embed_in_batches(model, texts, batch_size, encode, "texts", progress)
 
 
 __all__ = ["embed_images", "embed_texts", "unwrap"]

@@ -22,7 +22,8 @@ QUERIES = ("three airplanes parked next to the runway", "ثلاث طائرات �
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="outputs/demo")
-    parser.add_argument("--epochs", type=float, default=30)
+    parser.add_argument("--epochs", type=float, default=40)
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="from-scratch towers take a high rate")
     parser.add_argument("--train-per-scene", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "--num_train_epochs", str(args.epochs), "--per_device_train_batch_size", str(args.batch_size),
         "--eval_strategy", "steps", "--eval_steps", str(eval_steps), "--save_strategy", "no",
         "--load_best_model_at_end", "false", "--seed", str(args.seed), "--logging_steps", str(eval_steps),
+        "--learning_rate", str(args.learning_rate),
         "--disable_tqdm", "false",
     ])
     if code != 0:

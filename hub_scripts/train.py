@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=processor,
         callbacks=[ClampLogitScaleCallback(), EpochCallback(collator)],
         eval_query_sets=query_sets,
+        tower_learning_rates={"vision_model": model_args.vision_learning_rate,
+                              "text_model": model_args.text_learning_rate},
     )
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()

@@ -119,3 +119,22 @@ def _small_config():
     config = DualEncoderConfig()
     config.vision_config.image_size = 32
     return config
+
+
+def test_each_tower_can_have_its_own_learning_rate(synthetic_32, tmp_path):
+    from rs_retrieval import DualEncoderModel
+    from rs_retrieval.training import DualEncoderTrainer
+    from transformers import TrainingArguments
+
+    model = DualEncoderModel(_small_config())
+    trainer = DualEncoderTrainer(model=model, args=TrainingArguments(str(tmp_path), learning_rate=1e-3, weight_decay=0.1,
+                                                                     report_to="none"),
+                                 tower_learning_rates={"vision_model": 5e-3, "text_model": 1e-5})
+    optimizer = trainer.create_optimizer()
+    rate_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    decay_of = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    assert rate_of[id(model.vision_model.embeddings.patch_embeddings.projection.weight)] == 5e-3
+    assert rate_of[id(model.text_model.embeddings.word_embeddings.weight)] == 1e-5
+    assert rate_of[id(model.visual_projection.weight)] == 1e-3
+    assert decay_of[id(model.logit_scale)] == 0.0 and decay_of[id(model.visual_projection.weight)] == 0.1
+    assert len(rate_of) == sum(1 for p in model.parameters() if p.requires_grad)

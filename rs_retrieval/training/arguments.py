@@ -26,6 +26,12 @@ class ModelArguments:
     freeze_text_embeddings: bool = field(
         default=False, metadata={"help": "keep the text tower's word embeddings fixed (large multilingual vocabularies)"}
     )
+    vision_learning_rate: float | None = field(
+        default=None, metadata={"help": "learning rate of the vision tower (default: --learning_rate)"}
+    )
+    text_learning_rate: float | None = field(
+        default=None, metadata={"help": "learning rate of the text tower (default: --learning_rate); lower for pretrained"}
+    )
     attn_implementation: str | None = field(default=None, metadata={"help": "eager | sdpa"})
 
 

@@ -20,10 +20,35 @@ class DualEncoderTrainer(Trainer):
     """
 
     def __init__(self, *args: Any, eval_query_sets: dict[str, list[str]] | None = None,
-                 eval_batch_size: int = 64, **kwargs: Any):
+                 eval_batch_size: int = 64, tower_learning_rates: dict[str, float | None] | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.eval_query_sets = eval_query_sets
         self.retrieval_eval_batch_size = eval_batch_size
+        self.tower_learning_rates = {k: v for k, v in (tower_learning_rates or {}).items() if v is not None}
+
+    def create_optimizer(self, model: Any = None):
+        """Parameter groups per tower, so a pretrained text tower and a vision tower trained from scratch (or the
+        other way round) each get their own learning rate; `logit_scale` is never weight-decayed."""
+        if self.optimizer is not None:
+            return self.optimizer
+        model = self.model if model is None else model
+        decay_names = set(self.get_decay_parameter_names(model))
+        groups: dict[tuple[str, bool], list] = {}
+        for name, parameter in model.named_parameters():
+            if not parameter.requires_grad:
+                continue
+            tower = next((t for t in self.tower_learning_rates if name.startswith(t) or f".{t}." in name), "rest")
+            decay = name in decay_names and not name.endswith("logit_scale")
+            groups.setdefault((tower, decay), []).append(parameter)
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        parameter_groups = [
+            {"params": params, "weight_decay": self.args.weight_decay if decay else 0.0,
+             "lr": self.tower_learning_rates.get(tower, self.args.learning_rate)}
+            for (tower, decay), params in groups.items()
+        ]
+        self.optimizer = optimizer_cls(parameter_groups, **optimizer_kwargs)
+        return self.optimizer
 
     def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset

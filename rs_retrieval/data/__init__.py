@@ -1,0 +1,1 @@
+"""Datasets: the embedded synthetic bilingual set and builders for Karpathy-style caption datasets."""

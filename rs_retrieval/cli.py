@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-tokenizer": ("rs_retrieval.hub_scripts.train_tokenizer", "train the small English+Arabic SentencePiece tokenizer"),
     "train": ("rs_retrieval.hub_scripts.train", "train a dual encoder with the Trainer (accelerate-ready)"),
     "evaluate": ("rs_retrieval.hub_scripts.evaluate", "recall@K tables for a checkpoint on a dataset split"),
+    "visualize": ("rs_retrieval.hub_scripts.visualize", "attention maps, t-SNE of the joint space, retrieval grids"),
     "demo": ("rs_retrieval.hub_scripts.demo", "the main job on the embedded synthetic dataset"),
 }
 

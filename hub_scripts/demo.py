@@ -4,7 +4,9 @@
 2. train a small bilingual (English + Arabic) dual encoder with the Trainer (outputs/demo/checkpoint);
 3. evaluate it on the test split: English, Arabic and cross-lingual queries (outputs/demo/results.{json,md});
 4. in a fresh process, load the checkpoint through AutoModel/AutoProcessor with trust_remote_code=True and
-   answer one English and one Arabic query against the gallery.
+   answer one English and one Arabic query against the gallery;
+5. explain: query relevance maps (English, Arabic), a t-SNE of the joint space and retrieval grids
+   (outputs/demo/pictures).
 """
 
 from __future__ import annotations
@@ -35,6 +37,29 @@ def step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
+def write_pictures(checkpoint: Path, dataset_dir: Path, folder: Path, test_split) -> list[Path]:
+    """One of each explanation picture for the demo model (see hub_scripts/visualize.py)."""
+    from rs_retrieval.hub_scripts import visualize
+
+    folder.mkdir(parents=True, exist_ok=True)
+    airport = next((i for i, row in enumerate(test_split.select_columns(["filename", "count"]))
+                    if row["filename"].startswith("airport") and row["count"] == 3), 0)
+    common = ["--model", str(checkpoint), "--dataset", str(dataset_dir), "--split", "test"]
+    jobs = {
+        "attention_en.png": ["attention", *common, "--row", str(airport), "--text", QUERIES[0]],
+        "attention_ar.png": ["attention", *common, "--row", str(airport), "--text", QUERIES[1]],
+        "tsne.png": ["tsne", *common, "--languages", "en,ar"],
+        "grid_en.png": ["grid", *common, "--text", QUERIES[0], "-k", "6"],
+        "grid_ar.png": ["grid", *common, "--caption-row", str(airport), "--language", "ar", "-k", "6"],
+    }
+    written = []
+    for name, arguments in jobs.items():
+        path = folder / name
+        if visualize.main([*arguments, "--out", str(path)]) == 0:
+            written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -42,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset_dir, checkpoint_dir, gallery_dir = out / "dataset", out / "checkpoint", out / "gallery"
     out.mkdir(parents=True, exist_ok=True)
 
-    step("1/4 synthetic bilingual dataset")
+    step("1/5 synthetic bilingual dataset")
     from rs_retrieval.data.synthetic import make_synthetic_dataset
 
     dataset = make_synthetic_dataset(splits={"train": args.train_per_scene, "validation": 4, "test": 8}, seed=args.seed)
@@ -52,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         row["image"].save(gallery_dir / row["filename"])
     print({split: len(rows) for split, rows in dataset.items()}, "->", dataset_dir)
 
-    step("2/4 train a bilingual model (English + Arabic captions)")
+    step("2/5 train a bilingual model (English + Arabic captions)")
     from rs_retrieval.hub_scripts import train
 
     steps_per_epoch = -(-len(dataset["train"]) // args.batch_size)
@@ -68,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
 
-    step("3/4 evaluate on the test split")
+    step("3/5 evaluate on the test split")
     from rs_retrieval.hub_scripts.evaluate import evaluate_checkpoint, markdown_table
 
     report = evaluate_checkpoint(str(checkpoint_dir), str(dataset_dir), "test", progress=False)
@@ -78,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['images']} test images, captions {report['captions']}; chance R@1 = {100 / report['images']:.2f}")
     print(table)
 
-    step("4/4 reload with trust_remote_code in a fresh process and query")
+    step("4/5 reload with trust_remote_code in a fresh process and query")
     query_script = Path(__file__).with_name("query.py")
     command = [sys.executable, str(query_script), "--model", str(checkpoint_dir.resolve()),
                "--images", str(gallery_dir.resolve()), "-k", "3"]
@@ -89,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     if completed.returncode != 0:
         print(completed.stderr[-3000:], file=sys.stderr)
         return completed.returncode
+
+    step("5/5 pictures: attention relevance, t-SNE, retrieval grids")
+    pictures = write_pictures(checkpoint_dir, dataset_dir, out / "pictures", dataset["test"])
+    for path in pictures:
+        print(path)
 
     print(f"done in {time.perf_counter() - started:.0f} s; checkpoint (weights + code + processor): {checkpoint_dir}")
     return 0

@@ -83,7 +83,7 @@ def load_dataset_dict(data_args: DataArguments):
     return load_from_disk(data_args.dataset)
 
 
-def select_split(dataset_dict, name: str, languages: list[str], limit: int | None):
+def select_split(dataset_dict, name: str, languages: list[str], limit: int | None, seed: int = 0):
     if name not in dataset_dict:
         raise ValueError(f"the dataset has no split {name!r}; it has {sorted(dataset_dict)}")
     split = dataset_dict[name]
@@ -96,8 +96,9 @@ def select_split(dataset_dict, name: str, languages: list[str], limit: int | Non
         logger.warning("%s: %d of %d images have no caption in %s and are left out", name,
                        len(split) - len(keep), len(split), languages)
         split = split.select(keep)
-    if limit is not None:
-        split = split.select(range(min(limit, len(split))))
+    if limit is not None and limit < len(split):
+        # Built splits are often sorted by class: a seeded sample, not the first rows, keeps every class in.
+        split = split.shuffle(seed=seed).select(range(limit))
     return split
 
 
@@ -180,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     languages = data_args.language_list()
 
     dataset_dict = load_dataset_dict(data_args)
-    train_dataset = select_split(dataset_dict, data_args.train_split, languages, data_args.max_train_images)
+    train_dataset = select_split(dataset_dict, data_args.train_split, languages, data_args.max_train_images,
+                                 training_args.seed)
     eval_dataset = None
     if training_args.eval_strategy != "no":
-        eval_dataset = select_split(dataset_dict, data_args.eval_split, languages, data_args.max_eval_images)
+        eval_dataset = select_split(dataset_dict, data_args.eval_split, languages, data_args.max_eval_images,
+                                    training_args.seed)
 
     model, processor = build_model_and_processor(model_args)
     freeze_towers(model, model_args)

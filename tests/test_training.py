@@ -137,4 +137,18 @@ def test_each_tower_can_have_its_own_learning_rate(synthetic_32, tmp_path):
     assert rate_of[id(model.text_model.embeddings.word_embeddings.weight)] == 1e-5
     assert rate_of[id(model.visual_projection.weight)] == 1e-3
     assert decay_of[id(model.logit_scale)] == 0.0 and decay_of[id(model.visual_projection.weight)] == 0.1
+    assert decay_of[id(model.vision_model.embeddings.cls_token)] == 0.0
+    assert decay_of[id(model.vision_model.embeddings.position_embeddings)] == 0.0
     assert len(rate_of) == sum(1 for p in model.parameters() if p.requires_grad)
+
+
+def test_limiting_a_class_sorted_split_keeps_many_classes():
+    from datasets import Dataset, DatasetDict
+
+    rows = {"image_id": list(range(100)), "label": [i // 10 for i in range(100)],
+            "captions_en": [["a caption"]] * 100}
+    dataset = DatasetDict({"validation": Dataset.from_dict(rows)})
+    limited = train.select_split(dataset, "validation", ["en"], limit=20, seed=0)
+    assert len(limited) == 20 and len(set(limited["label"])) >= 5
+    again = train.select_split(dataset, "validation", ["en"], limit=20, seed=0)
+    assert limited["image_id"] == again["image_id"]

@@ -11,6 +11,11 @@ from ..embedding import unwrap
 from ..split_evaluation import evaluate_retrieval
 
 
+#: Parameters never weight-decayed beyond the Trainer's biases and norms: the temperature and ViT-style learned
+#: tokens and position tables (decaying them pulls them towards zero for no regularising benefit).
+_NO_DECAY = ("logit_scale", "cls_token", "distillation_token", "mask_token", "position_embedding")
+
+
 class DualEncoderTrainer(Trainer):
     """Trainer whose `evaluate` embeds every image and caption of the eval split and reports recall.
 
@@ -29,7 +34,7 @@ class DualEncoderTrainer(Trainer):
 
     def create_optimizer(self, model: Any = None):
         """Parameter groups per tower, so a pretrained text tower and a vision tower trained from scratch (or the
-        other way round) each get their own learning rate; `logit_scale` is never weight-decayed."""
+        other way round) each get their own learning rate; `_NO_DECAY` parameters are never weight-decayed."""
         if self.optimizer is not None:
             return self.optimizer
         model = self.model if model is None else model
@@ -39,7 +44,7 @@ class DualEncoderTrainer(Trainer):
             if not parameter.requires_grad:
                 continue
             tower = next((t for t in self.tower_learning_rates if name.startswith(t) or f".{t}." in name), "rest")
-            decay = name in decay_names and not name.endswith("logit_scale")
+            decay = name in decay_names and not any(part in name for part in _NO_DECAY)
             groups.setdefault((tower, decay), []).append(parameter)
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
         parameter_groups = [

@@ -46,28 +46,13 @@ def code_version() -> dict[str, str | None]:
     return {"rs_retrieval": rs_retrieval.__version__, "git_commit": commit}
 
 
-def load_split(dataset: str, split: str, seed: int = 0):
-    if dataset == "synthetic":
-        from rs_retrieval.data.synthetic import make_synthetic_dataset
-
-        dataset_dict = make_synthetic_dataset(seed=seed)
-    else:
-        from datasets import load_from_disk
-
-        if not Path(dataset).exists():
-            raise FileNotFoundError(f"--dataset {dataset}: no such folder (or use --dataset synthetic)")
-        dataset_dict = load_from_disk(dataset)
-    if split not in dataset_dict:
-        raise ValueError(f"the dataset has no split {split!r}; it has {sorted(dataset_dict)}")
-    return dataset_dict[split]
-
-
 def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: list[str] | None = None,
                         batch_size: int = 64, trust_remote_code: bool = False, progress: bool = True) -> dict[str, Any]:
     """Recall tables for one checkpoint; the returned dict is what `--out` writes."""
     from transformers import AutoModel, AutoProcessor
 
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
+    from rs_retrieval.data.loading import load_split
     from rs_retrieval.split_evaluation import caption_languages, evaluate_retrieval
 
     model = AutoModel.from_pretrained(model_path, trust_remote_code=trust_remote_code).eval()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 import transformers
 from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed
 
 from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
+from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.processing.default_processor import default_tokenizer
 from rs_retrieval.training import (
     ClampLogitScaleCallback,
@@ -68,20 +68,6 @@ def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArgumen
 
 
 # 1. Data ---------------------------------------------------------------------------------------------------------
-
-def load_dataset_dict(data_args: DataArguments):
-    """The embedded synthetic dataset, or a DatasetDict saved by `build_dataset.py`."""
-    if data_args.dataset == "synthetic":
-        from rs_retrieval.data.synthetic import make_synthetic_dataset
-
-        return make_synthetic_dataset(splits={"train": data_args.synthetic_train_per_scene, "validation": 4, "test": 8},
-                                      image_size=data_args.synthetic_image_size, seed=data_args.synthetic_seed)
-    from datasets import load_from_disk
-
-    if not Path(data_args.dataset).exists():
-        raise FileNotFoundError(f"--dataset {data_args.dataset}: no such folder (or use --dataset synthetic)")
-    return load_from_disk(data_args.dataset)
-
 
 def select_split(dataset_dict, name: str, languages: list[str], limit: int | None, seed: int = 0):
     if name not in dataset_dict:
@@ -173,6 +159,19 @@ def freeze_towers(model: DualEncoderModel, model_args: ModelArguments) -> None:
 
 # 3. Train --------------------------------------------------------------------------------------------------------
 
+def final_eval_metrics(trainer: DualEncoderTrainer) -> dict[str, float]:
+    """Eval metrics of the model training ended with, reusing the evaluation the Trainer already logged for it
+    (the best checkpoint's, or the last step's) and evaluating only when none was logged."""
+    state = trainer.state
+    step = state.global_step
+    if trainer.args.load_best_model_at_end and state.best_model_checkpoint:
+        step = int(state.best_model_checkpoint.rstrip("/").rsplit("-", 1)[-1])
+    logged = [entry for entry in state.log_history if "eval_mr" in entry and entry.get("step") == step]
+    if logged:
+        return {k: v for k, v in logged[-1].items() if k.startswith("eval_")}
+    return trainer.evaluate()
+
+
 def main(argv: list[str] | None = None) -> int:
     model_args, data_args, training_args = parse_arguments(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -180,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     set_seed(training_args.seed)
     languages = data_args.language_list()
 
-    dataset_dict = load_dataset_dict(data_args)
+    dataset_dict = load_dataset_dict(
+        data_args.dataset,
+        synthetic_splits={"train": data_args.synthetic_train_per_scene, "validation": 4, "test": 8},
+        synthetic_image_size=data_args.synthetic_image_size,
+        synthetic_seed=data_args.synthetic_seed,
+    )
     train_dataset = select_split(dataset_dict, data_args.train_split, languages, data_args.max_train_images,
                                  training_args.seed)
     eval_dataset = None
@@ -215,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer.save_state()
     metrics = dict(result.metrics)
     if eval_dataset is not None:
-        metrics.update(trainer.evaluate())
+        metrics.update(final_eval_metrics(trainer))
     trainer.log_metrics("final", metrics)
     trainer.save_metrics("all", metrics)
     if not math.isfinite(metrics.get("train_loss", 0.0)):

@@ -28,7 +28,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _split(args: argparse.Namespace):
-    from rs_retrieval.hub_scripts.evaluate import load_split
+    from rs_retrieval.data.loading import load_split
 
     return load_split(args.dataset, args.split)
 

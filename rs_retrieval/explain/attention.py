@@ -28,6 +28,7 @@ from torch import nn
 from ..embedding import unwrap
 from ..modeling.modeling_rs_dual_encoder import eager_attention
 from ..processing.image_conversion import to_rgb_image
+from .figures import save_figure
 
 
 class UnsupportedTowerError(ValueError):
@@ -261,9 +262,7 @@ def save_attention_figure(path: str | Path, image: Any, amap: AttentionMap, size
             text = figure.text(0.5, y, display_text(line), ha="center", va="center", fontproperties=arabic_font(),
                                fontsize=min(14.0, band / len(lines) * 0.55 * 72 / dpi))
             shrink_to_width(text, 0.96 * width)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=dpi)
+        path = save_figure(figure, path, dpi)
     finally:
         plt.close(figure)
     return path

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 from ..embedding import embed_images, embed_texts
 from ..processing.image_conversion import to_rgb_image
 from ..split_evaluation import caption_languages
+from .figures import save_figure
 
 GROUND_TRUTH_COLOUR = (46, 160, 67)
 OTHER_COLOUR = (205, 205, 205)
@@ -110,9 +111,7 @@ def save_retrieval_grid(path: str | Path, images: Sequence[Any], ranking: Sequen
             artist = figure.text(0.5, 1.0 - title_band * (0.38 if n == 0 else 0.8) / height, display_text(line),
                                  ha="center", va="center", fontproperties=font, fontsize=size)
             shrink_to_width(artist, 0.96 * width)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=dpi)
+        path = save_figure(figure, path, dpi)
     finally:
         plt.close(figure)
     return path

@@ -18,6 +18,7 @@ import torch
 
 from ..embedding import embed_images, embed_texts
 from ..split_evaluation import caption_languages, flatten_captions
+from .figures import save_figure
 
 IMAGE_COLOUR = "tab:blue"
 TEXT_COLOUR = "tab:red"
@@ -155,9 +156,7 @@ def plot_tsne(path: str | Path, points: Sequence[JointPoint], coordinates: np.nd
                                           label=name or "(none)") for i, name in enumerate(labels)],
                           loc="upper left", bbox_to_anchor=(0.75, 0.62), frameon=False, title="class")
         figure.suptitle(title or "t-SNE of the joint image-text space", y=0.97)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=dpi)
+        path = save_figure(figure, path, dpi)
     finally:
         plt.close(figure)
     return path

@@ -6,7 +6,10 @@
 4. in a fresh process, load the checkpoint through AutoModel/AutoProcessor with trust_remote_code=True and
    answer one English and one Arabic query against the gallery;
 5. explain: query relevance maps (English, Arabic), a t-SNE of the joint space and retrieval grids
-   (outputs/demo/pictures).
+   (outputs/demo/pictures);
+6. publish: start a local Hub (the same HTTP API as huggingface.co, on 127.0.0.1), push the dataset with its card
+   and the model with its code and a model card holding the test results, then load the model back from that Hub
+   in a fresh process and answer the queries again.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+DEMO_MODEL_REPO = "rs-retrieval/demo-bilingual"
+DEMO_DATASET_REPO = "rs-retrieval/synthetic-scenes-en-ar"
 QUERIES = ("three airplanes parked next to the runway", "ثلاث طائرات متوقفة بجانب المدرج")
 
 
@@ -60,6 +65,37 @@ def write_pictures(checkpoint: Path, dataset_dir: Path, folder: Path, test_split
     return written
 
 
+def publish_and_reload(out: Path, checkpoint: Path, dataset_dir: Path, gallery: Path, queries: list[str]) -> int:
+    """Push dataset and model to a local Hub started here, then query the model loaded from that Hub.
+
+    The Hub clients read HF_ENDPOINT when they are imported, so every client step runs in a fresh process
+    whose environment points at the local Hub.
+    """
+    import os
+
+    from rs_retrieval.local_hub import LocalHub, client_environment
+
+    token = "hf_demo_local_token"
+    with LocalHub(out / "local_hub", token=token) as hub:
+        env = {**os.environ, **client_environment(hub.url, token=token, home=str((out / "hf_home").resolve()))}
+        print(f"local Hub at {hub.url} (data in {out / 'local_hub'})")
+        commands = [
+            ["push_dataset.py", "--dataset", str(dataset_dir), "--repo-id", DEMO_DATASET_REPO],
+            ["push_model.py", "--checkpoint", str(checkpoint), "--repo-id", DEMO_MODEL_REPO,
+             "--results", str(out / "results.json"), "--dataset-id", DEMO_DATASET_REPO, "--overwrite-card"],
+            ["query.py", "--model", DEMO_MODEL_REPO, "--images", str(gallery.resolve()), "-k", "3",
+             *[arg for query in queries for arg in ("--text", query)]],
+        ]
+        for script, *arguments in commands:
+            completed = subprocess.run([sys.executable, str(Path(__file__).with_name(script)), *arguments],
+                                       env=env, text=True, capture_output=True)
+            print(completed.stdout.rstrip())
+            if completed.returncode != 0:
+                print(completed.stderr[-3000:], file=sys.stderr)
+                return completed.returncode
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -67,17 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     dataset_dir, checkpoint_dir, gallery_dir = out / "dataset", out / "checkpoint", out / "gallery"
     out.mkdir(parents=True, exist_ok=True)
 
-    step("1/5 synthetic bilingual dataset")
+    step("1/6 synthetic bilingual dataset")
+    from rs_retrieval.data.cards import synthetic_dataset_card
     from rs_retrieval.data.synthetic import make_synthetic_dataset
 
     dataset = make_synthetic_dataset(splits={"train": args.train_per_scene, "validation": 4, "test": 8}, seed=args.seed)
     dataset.save_to_disk(str(dataset_dir))
+    synthetic_dataset_card(dataset, seed=args.seed, image_size=64).save(dataset_dir / "README.md")
     gallery_dir.mkdir(exist_ok=True)
     for row in dataset["test"]:
         row["image"].save(gallery_dir / row["filename"])
     print({split: len(rows) for split, rows in dataset.items()}, "->", dataset_dir)
 
-    step("2/5 train a bilingual model (English + Arabic captions)")
+    step("2/6 train a bilingual model (English + Arabic captions)")
     from rs_retrieval.hub_scripts import train
 
     steps_per_epoch = -(-len(dataset["train"]) // args.batch_size)
@@ -93,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         return code
 
-    step("3/5 evaluate on the test split")
-    from rs_retrieval.hub_scripts.evaluate import evaluate_checkpoint, markdown_table
+    step("3/6 evaluate on the test split")
+    from rs_retrieval.evaluation import markdown_table
+    from rs_retrieval.hub_scripts.evaluate import evaluate_checkpoint
 
     report = evaluate_checkpoint(str(checkpoint_dir), str(dataset_dir), "test", progress=False)
     table = markdown_table([(f"bilingual / {q}", m) for q, m in report["results"].items()], "model / queries")
@@ -103,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report['images']} test images, captions {report['captions']}; chance R@1 = {100 / report['images']:.2f}")
     print(table)
 
-    step("4/5 reload with trust_remote_code in a fresh process and query")
+    step("4/6 reload with trust_remote_code in a fresh process and query")
     query_script = Path(__file__).with_name("query.py")
     command = [sys.executable, str(query_script), "--model", str(checkpoint_dir.resolve()),
                "--images", str(gallery_dir.resolve()), "-k", "3"]
@@ -115,10 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         print(completed.stderr[-3000:], file=sys.stderr)
         return completed.returncode
 
-    step("5/5 pictures: attention relevance, t-SNE, retrieval grids")
+    step("5/6 pictures: attention relevance, t-SNE, retrieval grids")
     pictures = write_pictures(checkpoint_dir, dataset_dir, out / "pictures", dataset["test"])
     for path in pictures:
         print(path)
+
+    step("6/6 publish to a local Hub, then load the model back from it")
+    code = publish_and_reload(out, checkpoint_dir, dataset_dir, gallery_dir, args.query or QUERIES)
+    if code != 0:
+        return code
 
     print(f"done in {time.perf_counter() - started:.0f} s; checkpoint (weights + code + processor): {checkpoint_dir}")
     return 0

@@ -20,19 +20,7 @@ from typing import Any
 
 import torch
 
-COLUMNS = [("i2t_r1", "i2t R@1"), ("i2t_r5", "i2t R@5"), ("i2t_r10", "i2t R@10"),
-           ("t2i_r1", "t2i R@1"), ("t2i_r5", "t2i R@5"), ("t2i_r10", "t2i R@10"), ("mr", "mR")]
-
-
-def markdown_table(rows: list[tuple[str, dict[str, float]]], first_column: str = "queries") -> str:
-    """A markdown table with one row per (label, metrics)."""
-    header = f"| {first_column} | " + " | ".join(title for _, title in COLUMNS) + " |"
-    rule = "|---|" + "|".join("---:" for _ in COLUMNS) + "|"
-    lines = [header, rule]
-    for label, metrics in rows:
-        lines.append(f"| {label} | " + " | ".join(f"{metrics[key]:.2f}" for key, _ in COLUMNS) + " |")
-    return "\n".join(lines)
-
+from rs_retrieval.evaluation import markdown_table
 
 def code_version() -> dict[str, str | None]:
     import rs_retrieval

@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 
+from rs_retrieval.data.cards import synthetic_dataset_card
 from rs_retrieval.data.synthetic import DEFAULT_SPLITS, SCENE_TYPES, make_synthetic_dataset
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     dataset = make_synthetic_dataset(splits=splits, image_size=args.image_size, seed=args.seed)
     dataset.save_to_disk(args.out)
+    synthetic_dataset_card(dataset, seed=args.seed, image_size=args.image_size).save(f"{args.out}/README.md")
     print(f"synthetic dataset: {len(SCENE_TYPES)} scene types, {args.image_size}px, seed {args.seed}")
     for name, split in dataset.items():
         print(f"  {name}: {split.num_rows} images")

@@ -3,6 +3,7 @@
     python hub_scripts/train.py --output_dir out --languages en,ar --num_train_epochs 10
     accelerate launch hub_scripts/train.py ...          # or: torchrun --nproc_per_node N hub_scripts/train.py ...
     python hub_scripts/train.py args.yaml                # every argument from one YAML/JSON file
+    python hub_scripts/train.py ... --push_to_hub --hub_model_id org/name [--hub_strategy every_save]
 
 Arguments are `ModelArguments`, `DataArguments` (rs_retrieval.training.arguments) and the transformers
 `TrainingArguments`. The processor built here is the one saved with every checkpoint, so evaluation and
@@ -11,9 +12,11 @@ serving preprocess exactly as training did. With N processes the contrastive los
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import transformers
@@ -22,6 +25,7 @@ from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set
 from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.processing.default_processor import default_tokenizer
+from rs_retrieval.publishing.model_card import RECIPE_FILE
 from rs_retrieval.training import (
     ClampLogitScaleCallback,
     DataArguments,
@@ -162,14 +166,31 @@ def freeze_towers(model: DualEncoderModel, model_args: ModelArguments) -> None:
 def final_eval_metrics(trainer: DualEncoderTrainer) -> dict[str, float]:
     """Eval metrics of the model training ended with, reusing the evaluation the Trainer already logged for it
     (the best checkpoint's, or the last step's) and evaluating only when none was logged."""
-    state = trainer.state
-    step = state.global_step
-    if trainer.args.load_best_model_at_end and state.best_model_checkpoint:
-        step = int(state.best_model_checkpoint.rstrip("/").rsplit("-", 1)[-1])
-    logged = [entry for entry in state.log_history if "eval_mr" in entry and entry.get("step") == step]
-    if logged:
-        return {k: v for k, v in logged[-1].items() if k.startswith("eval_")}
-    return trainer.evaluate()
+    return trainer.logged_eval_metrics() or trainer.evaluate()
+
+
+def write_training_recipe(trainer: DualEncoderTrainer, model_args: ModelArguments, data_args: DataArguments,
+                          languages: list[str], train_images: int) -> None:
+    """`training_recipe.json` beside the weights: what the model card says about how the model was made."""
+    if not trainer.is_world_process_zero():
+        return
+    args, state = trainer.args, trainer.state
+    recipe = {
+        "dataset": data_args.dataset, "train_split": data_args.train_split, "eval_split": data_args.eval_split,
+        "train_images": train_images, "languages": languages,
+        "vision_model": model_args.vision_model, "text_model": model_args.text_model,
+        "freeze_vision_tower": model_args.freeze_vision_tower, "freeze_text_tower": model_args.freeze_text_tower,
+        "freeze_text_embeddings": model_args.freeze_text_embeddings, "augment": data_args.augment,
+        "steps": state.global_step or state.max_steps or args.max_steps,
+        "epochs": float(state.epoch or args.num_train_epochs), "batch_size": args.per_device_train_batch_size,
+        "processes": args.world_size, "learning_rate": args.learning_rate,
+        "vision_learning_rate": model_args.vision_learning_rate, "text_learning_rate": model_args.text_learning_rate,
+        "lr_scheduler": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)), "seed": args.seed,
+        "best_metric": state.best_metric,
+    }
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    (Path(args.output_dir) / RECIPE_FILE).write_text(json.dumps(recipe, indent=2, ensure_ascii=False) + "\n",
+                                                     encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         tower_learning_rates={"vision_model": model_args.vision_learning_rate,
                               "text_model": model_args.text_learning_rate},
     )
+    write_training_recipe(trainer, model_args, data_args, languages, len(train_dataset))
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model()
+    write_training_recipe(trainer, model_args, data_args, languages, len(train_dataset))
+    trainer.save_model()  # also pushes, with our model card, when --push_to_hub
     trainer.save_state()
     metrics = dict(result.metrics)
     if eval_dataset is not None:

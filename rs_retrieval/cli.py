@@ -17,6 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rs_retrieval.hub_scripts.train", "train a dual encoder with the Trainer (accelerate-ready)"),
     "evaluate": ("rs_retrieval.hub_scripts.evaluate", "recall@K tables for a checkpoint on a dataset split"),
     "visualize": ("rs_retrieval.hub_scripts.visualize", "attention maps, t-SNE of the joint space, retrieval grids"),
+    "push-model": ("rs_retrieval.hub_scripts.push_model", "push a checkpoint with its code and model card to the Hub"),
+    "push-dataset": ("rs_retrieval.hub_scripts.push_dataset", "push a built DatasetDict with its card to the Hub"),
+    "local-hub": ("rs_retrieval.hub_scripts.local_hub", "serve a local Hugging Face Hub (offline tests)"),
     "demo": ("rs_retrieval.hub_scripts.demo", "the main job on the embedded synthetic dataset"),
 }
 

@@ -335,4 +335,20 @@ def recall_from_similarity(
     return _recalls(i2t, t2i, ks)
 
 
-__all__ = ["recall_from_similarity", "retrieval_ranks", "retrieval_recall"]
+RECALL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("i2t_r1", "i2t R@1"), ("i2t_r5", "i2t R@5"), ("i2t_r10", "i2t R@10"),
+    ("t2i_r1", "t2i R@1"), ("t2i_r5", "t2i R@5"), ("t2i_r10", "t2i R@10"), ("mr", "mR"),
+)
+
+
+def markdown_table(rows: Sequence[tuple[str, dict[str, float]]], first_column: str = "queries") -> str:
+    """A markdown recall table in the method's shape, one row per (label, metrics)."""
+    header = f"| {first_column} | " + " | ".join(title for _, title in RECALL_COLUMNS) + " |"
+    rule = "|---|" + "|".join("---:" for _ in RECALL_COLUMNS) + "|"
+    lines = [header, rule]
+    for label, metrics in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{metrics[key]:.2f}" for key, _ in RECALL_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["RECALL_COLUMNS", "markdown_table", "recall_from_similarity", "retrieval_ranks", "retrieval_recall"]

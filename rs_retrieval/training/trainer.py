@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from transformers import Trainer
@@ -92,6 +95,54 @@ class DualEncoderTrainer(Trainer):
             self._load_weights_from(best)
         else:
             super()._load_best_model()
+
+    def logged_eval_metrics(self) -> dict[str, float] | None:
+        """The evaluation logged for the model training ended with (the best checkpoint's, or the last step's)."""
+        step = self.state.global_step
+        if self.args.load_best_model_at_end and self.state.best_model_checkpoint:
+            step = int(self.state.best_model_checkpoint.rstrip("/").rsplit("-", 1)[-1])
+        logged = [entry for entry in self.state.log_history if "eval_mr" in entry and entry.get("step") == step]
+        return {k: v for k, v in logged[-1].items() if k.startswith("eval_")} if logged else None
+
+    def _validation_report(self) -> dict[str, Any] | None:
+        """The logged evaluation in the shape `hub_scripts/evaluate.py` writes, for the model card."""
+        metrics = self.logged_eval_metrics()
+        if not metrics or not self.eval_query_sets:
+            return None
+        results = {}
+        for query_set in self.eval_query_sets:
+            prefix = f"eval_{query_set}_"
+            results[query_set] = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+        recipe = self._recipe() or {}
+        return {"dataset": recipe.get("dataset"), "split": recipe.get("eval_split", "validation"),
+                "images": len(self.eval_dataset) if self.eval_dataset is not None else None,
+                "captions": "all of each image", "results": results}
+
+    def _recipe(self) -> dict[str, Any] | None:
+        from ..publishing.model_card import read_recipe
+
+        return read_recipe(self.args.output_dir)
+
+    def create_model_card(self, *args: Any, **kwargs: Any) -> None:
+        """Write our model card (the `model_card.md` template, validation recall in its model-index) instead of
+        the Trainer's generic one, so `push_to_hub=True` publishes the same card as `push_model.py`."""
+        if not self.is_world_process_zero():
+            return
+        from ..publishing.model_card import build_model_card
+
+        output_dir = self.args.output_dir
+        repo_id = getattr(self, "hub_model_id", None) or self.args.hub_model_id or Path(output_dir).name
+        card = build_model_card(unwrap(self.model).config, repo_id=repo_id, checkpoint=output_dir,
+                                recipe=self._recipe(), report=self._validation_report())
+        card.save(os.path.join(output_dir, "README.md"))
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """The Trainer copies only config and weights from a checkpoint before pushing `output_dir`; our custom
+        code files must travel too, or the pushed revision cannot be loaded with `trust_remote_code=True`."""
+        if self.is_world_process_zero() and self.args.hub_strategy != "end":
+            for code_file in glob.glob(os.path.join(checkpoint_folder, "*.py")):
+                shutil.copy(code_file, self.args.output_dir)
+        super()._push_from_checkpoint(checkpoint_folder)
 
     def _share_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
         """Every process needs the same metrics (best-checkpoint bookkeeping runs everywhere)."""

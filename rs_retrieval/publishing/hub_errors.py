@@ -1,0 +1,62 @@
+"""Turn the Hub client's failures into one `PublishError` whose message says what happened and what to do.
+
+The client raises `HfHubHTTPError` subclasses for answers it got, and httpx/OS errors for connections that broke;
+a user pushing a checkpoint needs neither traceback, but must learn whether the token, the repo or the network is
+at fault, that nothing local was touched, and that running the same command again resumes the push. A token is
+never part of the message, even if a server echoed it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+
+class PublishError(RuntimeError):
+    """A push to the Hub that did not complete; the message names the cause."""
+
+
+def _scrub(text: str, token: str | None) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def _describe(error: Exception, target: str, token: str | None) -> str:
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status == 401 and token is None:
+        return (f"the Hub refused the push to {target} (HTTP 401): no token was found. Set HF_TOKEN to a token "
+                "with write access, or run `hf auth login`.")
+    if status in (401, 403):
+        return (f"the Hub refused the push to {target} (HTTP {status}): the token was rejected or has no write "
+                "access to this repo. Check HF_TOKEN (or `hf auth login`) and the repo's namespace.")
+    if isinstance(error, RepositoryNotFoundError):
+        return f"{target} was not found, or the token cannot see it (HTTP {status})."
+    if isinstance(error, HfHubHTTPError):
+        server = getattr(error, "server_message", None) or str(error).splitlines()[0]
+        return f"the Hub answered HTTP {status} while pushing to {target}: {server}"
+    return f"the connection to the Hub broke while pushing to {target} ({type(error).__name__}: {error})"
+
+
+@contextlib.contextmanager
+def hub_errors(target: str, token: str | None, local: str | None = None) -> Iterator[None]:
+    """Re-raise client failures inside the block as `PublishError` (token-free, with the retry advice)."""
+    try:
+        yield
+    except PublishError:
+        raise
+    except (HfHubHTTPError, OSError, ConnectionError) as error:
+        raise PublishError(_scrub(_message(error, target, token, local), token)) from None
+    except Exception as error:  # httpx transport errors have no common base with the above
+        if type(error).__module__.split(".")[0] not in {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}:
+            raise
+        raise PublishError(_scrub(_message(error, target, token, local), token)) from None
+
+
+def _message(error: Exception, target: str, token: str | None, local: str | None) -> str:
+    untouched = f" Nothing local was changed ({local})." if local else ""
+    return (f"{_describe(error, target, token)}{untouched} Running the same command again retries the push; "
+            "files already uploaded are not sent twice.")
+
+
+__all__ = ["PublishError", "hub_errors"]

@@ -64,6 +64,7 @@ if [[ ${DIAGNOSE:-0} == 1 ]]; then
   ours en,ar _noaug --augment false
   ours en,ar _lr3e-4 --learning_rate 3e-4
   peer _lr3e-4 --learning_rate 3e-4
+  ours en,ar _locked_lr5e-4 --freeze_text_tower --learning_rate 5e-4
   B=(benchmarks/ucm/paired_bootstrap.py --dataset "$DATA" --rounds 1000)
   "$PY" "${B[@]}" --a "$RUNS/ours_en_ar" --b "peer:$RUNS/peer" --languages en,ar \
     > benchmarks/ucm/logs/bootstrap_ours_en_ar_vs_peer.txt

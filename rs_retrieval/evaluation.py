@@ -13,9 +13,14 @@ Conventions (the usual ones of the CLIP / RSICD / RSITMD literature):
 The ranking is exact and deterministic: the rank of a ground truth is
 ``#(scores strictly greater) + #(scores equal with a lower index)``, i.e. among equal scores
 the lower index ranks first -- the same order as a stable descending sort.  Nothing is ever
-sorted: the ranks are counted chunk by chunk of query rows, so peak memory is
-O(chunk_size x max(N, M)) instead of O(N x M), and the cost is one similarity matmul plus a
-few element-wise passes.
+sorted.  The similarity matrix S = images @ texts.T is computed once, in small tiles that stay
+in the CPU cache, and each tile serves both directions while it is hot: its rows are compared
+with each image's best own-caption score (image -> text), its columns with each caption's own
+score (text -> image).  Those targets come from a small pre-pass; every tile checks that the
+target scores it contains are bit-for-bit the ones the pre-pass used, and if a matmul kernel
+ever rounds differently (it can for very thin tiles), the ranks are recounted by the two-pass
+method, which takes each direction's targets from its own rows.  Peak memory is one tile plus
+O(N + M), whatever N x M.
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ import torch.nn.functional as F
 
 ArrayLike = torch.Tensor | np.ndarray
 
-# Default chunk: about this many similarity scores per chunk (~64 MiB of float32 scores,
-# plus a few boolean masks of the same shape).
+# Default chunk of the two-pass method: about this many similarity scores per chunk (~64 MiB of
+# float32 scores, plus a few boolean masks of the same shape).
 _CHUNK_ELEMENTS = 1 << 24
+# Default tile of the single-pass method: 256 images x 2048 captions (2 MiB of scores), small enough
+# for the comparisons to run from cache, large enough for the matmul to run at full speed.
+_TILE_ROWS = 256
+_TILE_COLUMNS = 2048
 # Sentinel rank for images that have no caption at all: they never count as a hit.
 _NO_GROUND_TRUTH = torch.iinfo(torch.int64).max
 
@@ -224,6 +233,93 @@ def _image_to_text_ranks(
     return ranks
 
 
+def _even_blocks(total: int, size: int) -> list[tuple[int, int]]:
+    """`total` split into blocks of at most `size`, as equal as possible: no thin last block, whose matmul
+    kernels might round differently from the others'."""
+    count = -(-total // size)
+    edges = [total * block // count for block in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _own_scores(images: torch.Tensor, texts: torch.Tensor, text_image_index: torch.Tensor,
+                groups: tuple[torch.Tensor, torch.Tensor], row_blocks: list[tuple[int, int]]) -> torch.Tensor:
+    """``S[index[j], j]`` for every caption j, by small matmuls of each block of images with their own
+    captions (the same row blocks as the tiles, so the kernels see the same rows)."""
+    order, offsets = groups
+    own = torch.empty(texts.shape[0], dtype=images.dtype, device=images.device)
+    for start, stop in row_blocks:
+        captions = order[int(offsets[start]):int(offsets[stop])]
+        if captions.numel():
+            block = images[start:stop] @ texts[captions].T
+            own[captions] = block[text_image_index[captions] - start,
+                                  torch.arange(captions.numel(), device=images.device)]
+    return own
+
+
+def _best_own_caption(own: torch.Tensor, text_image_index: torch.Tensor, n_images: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the highest own-caption score and its caption (lowest index among equals); images without a
+    caption get (+inf, M) so that nothing counts against them (their rank is set to the sentinel later)."""
+    n_texts = own.shape[0]
+    best = torch.full((n_images,), float("-inf"), dtype=own.dtype, device=own.device)
+    best.scatter_reduce_(0, text_image_index, own, reduce="amax")
+    candidates = torch.where(own == best[text_image_index], torch.arange(n_texts, device=own.device), n_texts)
+    column = torch.full((n_images,), n_texts, dtype=torch.int64, device=own.device)
+    column.scatter_reduce_(0, text_image_index, candidates, reduce="amin")
+    best = torch.where(column < n_texts, best, torch.full_like(best, float("inf")))
+    return best, column
+
+
+def _lower_ties(tile: torch.Tensor, targets: torch.Tensor, target_positions: torch.Tensor, offset: int,
+                lines: torch.Tensor) -> torch.Tensor:
+    """For the given rows of `tile`: entries equal to the row's target at a position (offset + column) below the
+    target's own position.  Only called for rows with a tie besides the target itself."""
+    positions = offset + torch.arange(tile.shape[1], device=tile.device)
+    equal = tile[lines] == targets[lines].unsqueeze(1)
+    return (equal & (positions.unsqueeze(0) < target_positions[lines].unsqueeze(1))).sum(dim=1)
+
+
+def _single_pass_ranks(images: torch.Tensor, texts: torch.Tensor, text_image_index: torch.Tensor,
+                       rows: int, columns: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Both directions' ranks from one tiled pass over S; None when a tile's scores disagree with the pre-pass."""
+    n_images, n_texts = images.shape[0], texts.shape[0]
+    device = images.device
+    order = torch.sort(text_image_index, stable=True).indices
+    offsets = torch.zeros(n_images + 1, dtype=torch.int64, device=device)
+    offsets[1:] = torch.cumsum(torch.bincount(text_image_index, minlength=n_images), dim=0)
+    row_blocks, column_blocks = _even_blocks(n_images, rows), _even_blocks(n_texts, columns)
+    own = _own_scores(images, texts, text_image_index, (order, offsets), row_blocks)
+    best, best_column = _best_own_caption(own, text_image_index, n_images)
+    i2t = torch.zeros(n_images, dtype=torch.int64, device=device)
+    t2i = torch.zeros(n_texts, dtype=torch.int64, device=device)
+    for start, stop in row_blocks:
+        row_targets, row_columns = best[start:stop], best_column[start:stop]
+        for first, last in column_blocks:
+            tile = images[start:stop] @ texts[first:last].T
+            column_targets, owners = own[first:last], text_image_index[first:last]
+            # The targets inside this tile must be the very scores the pre-pass gave (bit for bit).
+            inside = torch.nonzero((owners >= start) & (owners < stop)).squeeze(1)
+            if inside.numel() and not torch.equal(tile[owners[inside] - start, inside], column_targets[inside]):
+                return None
+            # image -> text: rows against each image's best own-caption score.
+            i2t[start:stop] += (tile > row_targets.unsqueeze(1)).sum(dim=1, dtype=torch.int32)
+            equal = (tile == row_targets.unsqueeze(1)).sum(dim=1, dtype=torch.int32)
+            expected = ((row_columns >= first) & (row_columns < last)).to(torch.int32)
+            tied = torch.nonzero(equal > expected).squeeze(1)
+            if tied.numel():
+                i2t[start + tied] += _lower_ties(tile, row_targets, row_columns, first, tied)
+            # text -> image: columns against each caption's own score.
+            t2i[first:last] += (tile > column_targets.unsqueeze(0)).sum(dim=0, dtype=torch.int32)
+            equal = (tile == column_targets.unsqueeze(0)).sum(dim=0, dtype=torch.int32)
+            expected = ((owners >= start) & (owners < stop)).to(torch.int32)
+            tied = torch.nonzero(equal > expected).squeeze(1)
+            if tied.numel():
+                t2i[first + tied] += _lower_ties(tile.T, column_targets, owners, start, tied)
+    has_caption = best_column < n_texts
+    i2t = torch.where(has_caption, i2t, torch.full_like(i2t, _NO_GROUND_TRUTH))
+    return i2t, t2i
+
+
 def _recalls(i2t_ranks: torch.Tensor, t2i_ranks: torch.Tensor, ks: tuple[int, ...]) -> dict[str, float]:
     """Percentages of ranks below each K, plus their mean."""
     result: dict[str, float] = {}
@@ -266,6 +362,11 @@ def retrieval_ranks(
         texts = F.normalize(texts.to(target_device, torch.float32), dim=1)
         index = index.to(target_device)
         n_images = images.shape[0]
+        rows = chunk_size or _TILE_ROWS
+        ranks = _single_pass_ranks(images, texts, index, rows, _TILE_COLUMNS)
+        if ranks is not None:
+            return ranks
+        # A matmul kernel rounded a tile differently from the pre-pass: count each direction from its own rows.
         i2t = _image_to_text_ranks(lambda a, b: images[a:b] @ texts.T, index, n_images, chunk_size)
         t2i = _text_to_image_ranks(lambda a, b: texts[a:b] @ images.T, index, n_images, chunk_size)
     return i2t, t2i

@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rs_retrieval import evaluation
 from rs_retrieval.evaluation import recall_from_similarity, retrieval_ranks, retrieval_recall
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "rs_retrieval" / "metrics" / "retrieval_recall"
@@ -367,3 +368,54 @@ def test_evaluate_module_requires_image_embeds():
     metric = evaluate.load(str(METRIC_DIR), keep_in_memory=True)
     with pytest.raises(ValueError, match="image_embeds"):
         metric.compute(predictions=[[1.0, 0.0]], references=[0])
+
+
+# --------------------------------------------------------------------------- the single pass and its safety net
+
+
+def _gaussian_case(n_images: int = 300, dim: int = 64):
+    generator = torch.Generator().manual_seed(3)
+    images = torch.randn(n_images, dim, generator=generator)
+    texts = images.repeat_interleave(5, 0) + 1.5 * torch.randn(5 * n_images, dim, generator=generator)
+    return images, texts, torch.arange(n_images).repeat_interleave(5)
+
+
+def test_typical_embeddings_are_ranked_in_one_pass_over_the_similarity_matrix(monkeypatch):
+    images, texts, index = _gaussian_case()
+
+    def two_pass_not_expected(*args, **kwargs):
+        raise AssertionError("the two-pass fallback ran")
+
+    expected = dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy())
+    monkeypatch.setattr(evaluation, "_image_to_text_ranks", two_pass_not_expected)
+    ranks_equal(retrieval_ranks(images, texts, index), expected)
+
+
+def test_a_tile_that_disagrees_with_the_pre_pass_falls_back_to_the_two_pass_count(monkeypatch):
+    images, texts, index = _gaussian_case()
+    real_own_scores = evaluation._own_scores
+
+    def one_ulp_off(*args, **kwargs):
+        own = real_own_scores(*args, **kwargs)
+        own[7] = torch.nextafter(own[7], torch.tensor(2.0))
+        return own
+
+    monkeypatch.setattr(evaluation, "_own_scores", one_ulp_off)
+    two_pass = []
+    real_two_pass = evaluation._image_to_text_ranks
+    monkeypatch.setattr(evaluation, "_image_to_text_ranks", lambda *a, **k: two_pass.append(1) or real_two_pass(*a, **k))
+    i2t, t2i = retrieval_ranks(images, texts, index)
+    assert two_pass, "the disagreement must be noticed"
+    reference_i2t, reference_t2i = dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy())
+    np.testing.assert_array_equal(i2t.numpy(), reference_i2t)
+    # t2i of the fallback ranks each caption in its own row of texts @ images.T: equal up to near-ties.
+    assert (t2i.numpy() != reference_t2i).mean() < 0.01
+
+
+@pytest.mark.parametrize("total, size", [(10, 3), (5, 10), (257, 256), (4096, 2048), (1, 256)])
+def test_blocks_cover_everything_once_with_no_thin_last_block(total, size):
+    blocks = evaluation._even_blocks(total, size)
+    assert blocks[0][0] == 0 and blocks[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    widths = [stop - start for start, stop in blocks]
+    assert max(widths) <= size and max(widths) - min(widths) <= 1

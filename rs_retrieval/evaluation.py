@@ -270,13 +270,28 @@ def _best_own_caption(own: torch.Tensor, text_image_index: torch.Tensor, n_image
     return best, column
 
 
-def _lower_ties(tile: torch.Tensor, targets: torch.Tensor, target_positions: torch.Tensor, offset: int,
-                lines: torch.Tensor) -> torch.Tensor:
-    """For the given rows of `tile`: entries equal to the row's target at a position (offset + column) below the
-    target's own position.  Only called for rows with a tie besides the target itself."""
-    positions = offset + torch.arange(tile.shape[1], device=tile.device)
-    equal = tile[lines] == targets[lines].unsqueeze(1)
-    return (equal & (positions.unsqueeze(0) < target_positions[lines].unsqueeze(1))).sum(dim=1)
+def _thresholds(targets: torch.Tensor, positions: torch.Tensor, first: int, last: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One strict threshold per line for the block of positions [first, last), and the lines it cannot serve.
+
+    A score beats the target when it is greater, or equal at a lower position.  In a block that lies wholly after
+    the target's position that is ``score > target``; wholly before it, ``score >= target``, which is
+    ``score > nextafter(target, -inf)`` for floats.  Lines whose target lies inside the block (and targets of
+    exactly zero, whose lower neighbour is subnormal) are counted exactly by `_exact_counts` instead.
+    """
+    below = torch.nextafter(targets, torch.full_like(targets, float("-inf")))
+    threshold = torch.where(positions >= last, below, targets)
+    exact = torch.nonzero(((positions >= first) & (positions < last)) | (targets == 0)).squeeze(1)
+    return threshold, exact
+
+
+def _exact_counts(scores: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor, first: int) -> torch.Tensor:
+    """Per row of `scores` (positions first, first + 1, ...): entries greater than the target, plus entries equal
+    to it at a lower position; the target itself is neither."""
+    columns = first + torch.arange(scores.shape[1], device=scores.device)
+    greater = (scores > targets.unsqueeze(1)).sum(dim=1)
+    equal_lower = ((scores == targets.unsqueeze(1)) & (columns.unsqueeze(0) < positions.unsqueeze(1))).sum(dim=1)
+    return greater + equal_lower
 
 
 def _single_pass_ranks(images: torch.Tensor, texts: torch.Tensor, text_image_index: torch.Tensor,
@@ -292,29 +307,37 @@ def _single_pass_ranks(images: torch.Tensor, texts: torch.Tensor, text_image_ind
     best, best_column = _best_own_caption(own, text_image_index, n_images)
     i2t = torch.zeros(n_images, dtype=torch.int64, device=device)
     t2i = torch.zeros(n_texts, dtype=torch.int64, device=device)
+    # One score buffer and one mask buffer for every tile: no allocation inside the loop.
+    largest = max(stop - start for start, stop in row_blocks) * max(last - first for first, last in column_blocks)
+    score_buffer = torch.empty(largest, dtype=images.dtype, device=device)
+    mask_buffer = torch.empty(largest, dtype=torch.bool, device=device)
     for start, stop in row_blocks:
-        row_targets, row_columns = best[start:stop], best_column[start:stop]
+        row_images = images[start:stop]
         for first, last in column_blocks:
-            tile = images[start:stop] @ texts[first:last].T
+            shape = (stop - start, last - first)
+            tile = torch.matmul(row_images, texts[first:last].T, out=score_buffer[: shape[0] * shape[1]].view(shape))
+            mask = mask_buffer[: shape[0] * shape[1]].view(shape)
             column_targets, owners = own[first:last], text_image_index[first:last]
             # The targets inside this tile must be the very scores the pre-pass gave (bit for bit).
             inside = torch.nonzero((owners >= start) & (owners < stop)).squeeze(1)
             if inside.numel() and not torch.equal(tile[owners[inside] - start, inside], column_targets[inside]):
                 return None
-            # image -> text: rows against each image's best own-caption score.
-            i2t[start:stop] += (tile > row_targets.unsqueeze(1)).sum(dim=1, dtype=torch.int32)
-            equal = (tile == row_targets.unsqueeze(1)).sum(dim=1, dtype=torch.int32)
-            expected = ((row_columns >= first) & (row_columns < last)).to(torch.int32)
-            tied = torch.nonzero(equal > expected).squeeze(1)
-            if tied.numel():
-                i2t[start + tied] += _lower_ties(tile, row_targets, row_columns, first, tied)
-            # text -> image: columns against each caption's own score.
-            t2i[first:last] += (tile > column_targets.unsqueeze(0)).sum(dim=0, dtype=torch.int32)
-            equal = (tile == column_targets.unsqueeze(0)).sum(dim=0, dtype=torch.int32)
-            expected = ((owners >= start) & (owners < stop)).to(torch.int32)
-            tied = torch.nonzero(equal > expected).squeeze(1)
-            if tied.numel():
-                t2i[first + tied] += _lower_ties(tile.T, column_targets, owners, start, tied)
+            # image -> text: each row against its image's best own-caption score (positions: caption columns).
+            threshold, exact = _thresholds(best[start:stop], best_column[start:stop], first, last)
+            counts = torch.gt(tile, threshold.unsqueeze(1), out=mask).sum(dim=1, dtype=torch.int32)
+            if exact.numel():
+                counts[exact] = _exact_counts(tile[exact], best[start + exact], best_column[start + exact],
+                                              first).to(torch.int32)
+            i2t[start:stop] += counts
+            # text -> image: each column against its caption's own score (positions: image rows).
+            threshold, exact = _thresholds(column_targets, owners, start, stop)
+            # Compared through the transpose into a caption-major mask: row sums are far faster than column sums.
+            mask = mask_buffer[: shape[0] * shape[1]].view(shape[1], shape[0])
+            counts = torch.gt(tile.T, threshold.unsqueeze(1), out=mask).sum(dim=1, dtype=torch.int32)
+            if exact.numel():
+                counts[exact] = _exact_counts(tile[:, exact].T, column_targets[exact], owners[exact],
+                                              start).to(torch.int32)
+            t2i[first:last] += counts
     has_caption = best_column < n_texts
     i2t = torch.where(has_caption, i2t, torch.full_like(i2t, _NO_GROUND_TRUTH))
     return i2t, t2i

@@ -185,6 +185,15 @@ def _text_to_image_ranks(
     return ranks
 
 
+def _caption_groups(text_image_index: torch.Tensor, n_images: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Captions grouped by image: (caption indices sorted by image, ascending within an image; offsets (N + 1,)
+    such that image i's captions are ``order[offsets[i]:offsets[i + 1]]``)."""
+    order = torch.sort(text_image_index, stable=True).indices
+    offsets = torch.zeros(n_images + 1, dtype=torch.int64, device=text_image_index.device)
+    offsets[1:] = torch.cumsum(torch.bincount(text_image_index, minlength=n_images), dim=0)
+    return order, offsets
+
+
 def _image_to_text_ranks(
     chunk_scores: Callable[[int, int], torch.Tensor],
     text_image_index: torch.Tensor,
@@ -198,11 +207,8 @@ def _image_to_text_ranks(
     """
     n_texts = text_image_index.shape[0]
     device = text_image_index.device
-    # Captions grouped by image, ascending caption index within each image (stable sort).
-    order = torch.sort(text_image_index, stable=True).indices
-    counts = torch.bincount(text_image_index, minlength=n_images)
-    offsets = torch.zeros(n_images + 1, dtype=torch.int64, device=device)
-    offsets[1:] = torch.cumsum(counts, dim=0)
+    order, offsets = _caption_groups(text_image_index, n_images)
+    counts = offsets[1:] - offsets[:-1]
 
     step = _chunk_rows(chunk_size, n_texts)
     ranks = torch.full((n_images,), _NO_GROUND_TRUTH, dtype=torch.int64, device=device)
@@ -299,11 +305,8 @@ def _single_pass_ranks(images: torch.Tensor, texts: torch.Tensor, text_image_ind
     """Both directions' ranks from one tiled pass over S; None when a tile's scores disagree with the pre-pass."""
     n_images, n_texts = images.shape[0], texts.shape[0]
     device = images.device
-    order = torch.sort(text_image_index, stable=True).indices
-    offsets = torch.zeros(n_images + 1, dtype=torch.int64, device=device)
-    offsets[1:] = torch.cumsum(torch.bincount(text_image_index, minlength=n_images), dim=0)
     row_blocks, column_blocks = _even_blocks(n_images, rows), _even_blocks(n_texts, columns)
-    own = _own_scores(images, texts, text_image_index, (order, offsets), row_blocks)
+    own = _own_scores(images, texts, text_image_index, _caption_groups(text_image_index, n_images), row_blocks)
     best, best_column = _best_own_caption(own, text_image_index, n_images)
     i2t = torch.zeros(n_images, dtype=torch.int64, device=device)
     t2i = torch.zeros(n_texts, dtype=torch.int64, device=device)

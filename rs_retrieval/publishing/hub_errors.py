@@ -45,7 +45,7 @@ def hub_errors(target: str, token: str | None, local: str | None = None) -> Iter
         yield
     except PublishError:
         raise
-    except (HfHubHTTPError, OSError, ConnectionError) as error:
+    except OSError as error:  # HfHubHTTPError and ConnectionError are OSErrors
         raise PublishError(_scrub(_message(error, target, token, local), token)) from None
     except Exception as error:  # httpx transport errors have no common base with the above
         if type(error).__module__.split(".")[0] not in {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}:

@@ -104,7 +104,7 @@ class DualEncoderTrainer(Trainer):
         logged = [entry for entry in self.state.log_history if "eval_mr" in entry and entry.get("step") == step]
         return {k: v for k, v in logged[-1].items() if k.startswith("eval_")} if logged else None
 
-    def _validation_report(self) -> dict[str, Any] | None:
+    def _validation_report(self, recipe: dict[str, Any]) -> dict[str, Any] | None:
         """The logged evaluation in the shape `hub_scripts/evaluate.py` writes, for the model card."""
         metrics = self.logged_eval_metrics()
         if not metrics or not self.eval_query_sets:
@@ -113,27 +113,22 @@ class DualEncoderTrainer(Trainer):
         for query_set in self.eval_query_sets:
             prefix = f"eval_{query_set}_"
             results[query_set] = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
-        recipe = self._recipe() or {}
         return {"dataset": recipe.get("dataset"), "split": recipe.get("eval_split", "validation"),
                 "images": len(self.eval_dataset) if self.eval_dataset is not None else None,
                 "captions": "all of each image", "results": results}
-
-    def _recipe(self) -> dict[str, Any] | None:
-        from ..publishing.model_card import read_recipe
-
-        return read_recipe(self.args.output_dir)
 
     def create_model_card(self, *args: Any, **kwargs: Any) -> None:
         """Write our model card (the `model_card.md` template, validation recall in its model-index) instead of
         the Trainer's generic one, so `push_to_hub=True` publishes the same card as `push_model.py`."""
         if not self.is_world_process_zero():
             return
-        from ..publishing.model_card import build_model_card
+        from ..publishing.model_card import build_model_card, read_recipe
 
         output_dir = self.args.output_dir
         repo_id = getattr(self, "hub_model_id", None) or self.args.hub_model_id or Path(output_dir).name
+        recipe = read_recipe(output_dir) or {}
         card = build_model_card(unwrap(self.model).config, repo_id=repo_id, checkpoint=output_dir,
-                                recipe=self._recipe(), report=self._validation_report())
+                                recipe=recipe, report=self._validation_report(recipe))
         card.save(os.path.join(output_dir, "README.md"))
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:

@@ -36,10 +36,13 @@ ArrayLike = torch.Tensor | np.ndarray
 # Default chunk of the two-pass method: about this many similarity scores per chunk (~64 MiB of
 # float32 scores, plus a few boolean masks of the same shape).
 _CHUNK_ELEMENTS = 1 << 24
-# Default tile of the single-pass method: 256 images x 2048 captions (2 MiB of scores), small enough
-# for the comparisons to run from cache, large enough for the matmul to run at full speed.
-_TILE_ROWS = 256
-_TILE_COLUMNS = 2048
+# Default tile of the single-pass method: 512 images x 512 captions (1 MiB of scores, and 1 MiB of mask),
+# small enough for the comparisons to run from the cores' caches, large enough for the matmul to run at
+# full speed (the fastest tile for the bare matmul too, benchmarks/bench_evaluation.py).
+_TILE_ROWS = 512
+_TILE_COLUMNS = 512
+# Rows per block of the pre-pass that finds the ground-truth scores.
+_PREPASS_ROWS = 32
 # Sentinel rank for images that have no caption at all: they never count as a hit.
 _NO_GROUND_TRUTH = torch.iinfo(torch.int64).max
 
@@ -250,7 +253,8 @@ def _even_blocks(total: int, size: int) -> list[tuple[int, int]]:
 def _own_scores(images: torch.Tensor, texts: torch.Tensor, text_image_index: torch.Tensor,
                 groups: tuple[torch.Tensor, torch.Tensor], row_blocks: list[tuple[int, int]]) -> torch.Tensor:
     """``S[index[j], j]`` for every caption j, by small matmuls of each block of images with their own
-    captions (the same row blocks as the tiles, so the kernels see the same rows)."""
+    captions.  Matrix kernels round a score the same way whatever the block's size, except when very thin
+    (a single row is a matrix-vector product); the tiles check it bit for bit."""
     order, offsets = groups
     own = torch.empty(texts.shape[0], dtype=images.dtype, device=images.device)
     for start, stop in row_blocks:
@@ -276,74 +280,110 @@ def _best_own_caption(own: torch.Tensor, text_image_index: torch.Tensor, n_image
     return best, column
 
 
-def _thresholds(targets: torch.Tensor, positions: torch.Tensor, first: int, last: int
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One strict threshold per line for the block of positions [first, last), and the lines it cannot serve.
+def _block_of(positions: torch.Tensor, blocks: list[tuple[int, int]]) -> torch.Tensor:
+    """Index of the block holding each position; positions past the last block get ``len(blocks)``."""
+    starts = torch.tensor([start for start, _ in blocks[1:]] + [blocks[-1][1]], device=positions.device)
+    return torch.bucketize(positions, starts, right=True)
 
-    A score beats the target when it is greater, or equal at a lower position.  In a block that lies wholly after
-    the target's position that is ``score > target``; wholly before it, ``score >= target``, which is
-    ``score > nextafter(target, -inf)`` for floats.  Lines whose target lies inside the block (and targets of
-    exactly zero, whose lower neighbour is subnormal) are counted exactly by `_exact_counts` instead.
+
+def _lines_by_tile(row_block: torch.Tensor, column_block: torch.Tensor, n_column_blocks: int
+                   ) -> dict[tuple[int, int], torch.Tensor]:
+    """The lines (indices into the given vectors) grouped by the tile (row block, column block) they point to."""
+    key = row_block * (n_column_blocks + 1) + column_block
+    order = torch.sort(key, stable=True).indices
+    keys, counts = torch.unique_consecutive(key[order], return_counts=True)
+    groups = torch.split(order, counts.tolist())
+    return {divmod(int(k), n_column_blocks + 1): group for k, group in zip(keys.tolist(), groups)}
+
+
+def _ties_before(tile: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor, lines: torch.Tensor,
+                 dim: int, mask: torch.Tensor) -> torch.Tensor:
+    """For the given lines of a tile (rows when ``dim == 1``, columns when ``dim == 0``, tile-local indices): how
+    many entries equal the line's target at a lower tile-local position ``positions``.
+
+    Each line holds its target once, so a line with no other equal entry -- nearly all of them for real
+    embeddings -- needs nothing more.  Many lines are compared in place over the whole tile, a few are gathered.
     """
-    below = torch.nextafter(targets, torch.full_like(targets, float("-inf")))
-    threshold = torch.where(positions >= last, below, targets)
-    exact = torch.nonzero(((positions >= first) & (positions < last)) | (targets == 0)).squeeze(1)
-    return threshold, exact
-
-
-def _exact_counts(scores: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor, first: int) -> torch.Tensor:
-    """Per row of `scores` (positions first, first + 1, ...): entries greater than the target, plus entries equal
-    to it at a lower position; the target itself is neither."""
-    columns = first + torch.arange(scores.shape[1], device=scores.device)
-    greater = (scores > targets.unsqueeze(1)).sum(dim=1)
-    equal_lower = ((scores == targets.unsqueeze(1)) & (columns.unsqueeze(0) < positions.unsqueeze(1))).sum(dim=1)
-    return greater + equal_lower
+    if 8 * lines.numel() >= tile.shape[1 - dim]:
+        full = targets.unsqueeze(dim)  # broadcast along the line
+        equal = torch.eq(tile, full, out=mask).sum(dim=dim)[lines]
+    else:
+        picked = tile[lines] if dim == 1 else tile[:, lines].T
+        equal = (picked == targets[lines].unsqueeze(1)).sum(dim=1)
+    tied = torch.nonzero(equal > 1).squeeze(1)
+    ties = torch.zeros(lines.numel(), dtype=mask.dtype, device=tile.device)
+    if tied.numel():
+        picked = tile[lines[tied]] if dim == 1 else tile[:, lines[tied]].T
+        lower = torch.arange(picked.shape[1], device=tile.device).unsqueeze(0) < positions[tied].unsqueeze(1)
+        ties[tied] = ((picked == targets[lines[tied]].unsqueeze(1)) & lower).sum(dim=1).to(ties.dtype)
+    return ties
 
 
 def _single_pass_ranks(images: torch.Tensor, texts: torch.Tensor, text_image_index: torch.Tensor,
-                       rows: int, columns: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Both directions' ranks from one tiled pass over S; None when a tile's scores disagree with the pre-pass."""
+                       rows: int, columns: int, prepass_rows: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Both directions' ranks from one tiled pass over S; None when a tile's scores disagree with the pre-pass.
+
+    A score beats a target when it is greater, or equal at a lower position.  In a block of positions wholly
+    after the target's that is ``score > target``; wholly before it, ``score >= target``, which for floats is
+    ``score > nextafter(target, -inf)``.  So every line has one strict threshold per block; in the one tile that
+    holds a line's own target the threshold is the target, plus the equal scores before it (`_ties_before`).
+    """
     n_images, n_texts = images.shape[0], texts.shape[0]
     device = images.device
     row_blocks, column_blocks = _even_blocks(n_images, rows), _even_blocks(n_texts, columns)
-    own = _own_scores(images, texts, text_image_index, _caption_groups(text_image_index, n_images), row_blocks)
+    own = _own_scores(images, texts, text_image_index, _caption_groups(text_image_index, n_images),
+                      _even_blocks(n_images, prepass_rows))
     best, best_column = _best_own_caption(own, text_image_index, n_images)
-    i2t = torch.zeros(n_images, dtype=torch.int64, device=device)
-    t2i = torch.zeros(n_texts, dtype=torch.int64, device=device)
-    # One score buffer and one mask buffer for every tile: no allocation inside the loop.
+    own_below = torch.nextafter(own, torch.full_like(own, float("-inf")))
+    best_below = torch.nextafter(best, torch.full_like(best, float("-inf")))
+    if not (bool((own_below < own).all()) and bool((best_below < best).all())):
+        return None  # denormals flushed to zero: the threshold below a zero target would equal it
+    # Block of each line's own target, and the lines each tile counts exactly (the tile holding their target).
+    owner_block = _block_of(text_image_index, row_blocks)
+    best_block = _block_of(best_column, column_blocks)  # len(column_blocks) for images without a caption
+    own_block = _block_of(torch.arange(n_texts, device=device), column_blocks)
+    exact_captions = _lines_by_tile(owner_block, own_block, len(column_blocks))
+    exact_images = _lines_by_tile(_block_of(torch.arange(n_images, device=device), row_blocks), best_block,
+                                  len(column_blocks))
+    # Counts accumulate as float64 (exact far beyond any N or M); one tile line adds at most 2**24.
+    i2t = torch.zeros(n_images, dtype=torch.float64, device=device)
+    t2i = torch.zeros(n_texts, dtype=torch.float64, device=device)
+    # One score buffer and one 0/1 float32 mask buffer for every tile: nothing is allocated per tile.  Sums of a
+    # float32 mask are exact and need no conversion copy, which a boolean mask's integer sum makes of the tile.
     largest = max(stop - start for start, stop in row_blocks) * max(last - first for first, last in column_blocks)
     score_buffer = torch.empty(largest, dtype=images.dtype, device=device)
-    mask_buffer = torch.empty(largest, dtype=torch.bool, device=device)
-    for start, stop in row_blocks:
+    mask_buffer = torch.empty(largest, dtype=torch.float32, device=device)
+    column_indices = torch.arange(len(column_blocks), device=device).unsqueeze(1)
+    for row, (start, stop) in enumerate(row_blocks):
         row_images = images[start:stop]
-        for first, last in column_blocks:
+        # This row block's thresholds for every tile: (column blocks, rows) for its images, (M,) for the captions.
+        row_thresholds = torch.where(best_block[start:stop] > column_indices, best_below[start:stop], best[start:stop])
+        column_thresholds = torch.where(owner_block > row, own_below, own)
+        for column, (first, last) in enumerate(column_blocks):
             shape = (stop - start, last - first)
             tile = torch.matmul(row_images, texts[first:last].T, out=score_buffer[: shape[0] * shape[1]].view(shape))
             mask = mask_buffer[: shape[0] * shape[1]].view(shape)
-            column_targets, owners = own[first:last], text_image_index[first:last]
+            captions = exact_captions.get((row, column))
             # The targets inside this tile must be the very scores the pre-pass gave (bit for bit).
-            inside = torch.nonzero((owners >= start) & (owners < stop)).squeeze(1)
-            if inside.numel() and not torch.equal(tile[owners[inside] - start, inside], column_targets[inside]):
+            if captions is not None and not torch.equal(tile[text_image_index[captions] - start, captions - first],
+                                                        own[captions]):
                 return None
             # image -> text: each row against its image's best own-caption score (positions: caption columns).
-            threshold, exact = _thresholds(best[start:stop], best_column[start:stop], first, last)
-            counts = torch.gt(tile, threshold.unsqueeze(1), out=mask).sum(dim=1, dtype=torch.int32)
-            if exact.numel():
-                counts[exact] = _exact_counts(tile[exact], best[start + exact], best_column[start + exact],
-                                              first).to(torch.int32)
+            counts = torch.gt(tile, row_thresholds[column].unsqueeze(1), out=mask).sum(dim=1)
+            lines = exact_images.get((row, column))
+            if lines is not None:  # their threshold here is the target itself: add the equal scores before it
+                counts[lines - start] += _ties_before(tile, best[start:stop], best_column[lines] - first,
+                                                      lines - start, 1, mask)
             i2t[start:stop] += counts
             # text -> image: each column against its caption's own score (positions: image rows).
-            threshold, exact = _thresholds(column_targets, owners, start, stop)
-            # Compared through the transpose into a caption-major mask: row sums are far faster than column sums.
-            mask = mask_buffer[: shape[0] * shape[1]].view(shape[1], shape[0])
-            counts = torch.gt(tile.T, threshold.unsqueeze(1), out=mask).sum(dim=1, dtype=torch.int32)
-            if exact.numel():
-                counts[exact] = _exact_counts(tile[:, exact].T, column_targets[exact], owners[exact],
-                                              start).to(torch.int32)
+            counts = torch.gt(tile, column_thresholds[first:last].unsqueeze(0), out=mask).sum(dim=0)
+            if captions is not None:
+                counts[captions - first] += _ties_before(tile, own[first:last], text_image_index[captions] - start,
+                                                         captions - first, 0, mask)
             t2i[first:last] += counts
     has_caption = best_column < n_texts
-    i2t = torch.where(has_caption, i2t, torch.full_like(i2t, _NO_GROUND_TRUTH))
-    return i2t, t2i
+    i2t = torch.where(has_caption, i2t.to(torch.int64), torch.full((n_images,), _NO_GROUND_TRUTH, device=device))
+    return i2t, t2i.to(torch.int64)
 
 
 def _recalls(i2t_ranks: torch.Tensor, t2i_ranks: torch.Tensor, ks: tuple[int, ...]) -> dict[str, float]:
@@ -389,9 +429,12 @@ def retrieval_ranks(
         index = index.to(target_device)
         n_images = images.shape[0]
         rows = chunk_size or _TILE_ROWS
-        ranks = _single_pass_ranks(images, texts, index, rows, _TILE_COLUMNS)
-        if ranks is not None:
-            return ranks
+        # The pre-pass runs in short row blocks (a fraction of the tiles' work); should its kernels round
+        # differently from the tiles', it is redone with the tiles' own rows.
+        for prepass_rows in dict.fromkeys((min(rows, _PREPASS_ROWS), rows)):
+            ranks = _single_pass_ranks(images, texts, index, rows, _TILE_COLUMNS, prepass_rows)
+            if ranks is not None:
+                return ranks
         # A matmul kernel rounded a tile differently from the pre-pass: count each direction from its own rows.
         i2t = _image_to_text_ranks(lambda a, b: images[a:b] @ texts.T, index, n_images, chunk_size)
         t2i = _text_to_image_ranks(lambda a, b: texts[a:b] @ images.T, index, n_images, chunk_size)

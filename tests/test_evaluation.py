@@ -412,6 +412,64 @@ def test_a_tile_that_disagrees_with_the_pre_pass_falls_back_to_the_two_pass_coun
     assert (t2i.numpy() != reference_t2i).mean() < 0.01
 
 
+def test_a_pre_pass_in_short_blocks_that_rounds_differently_is_redone_with_the_tile_rows(monkeypatch):
+    images, texts, index = _gaussian_case()
+    real_own_scores = evaluation._own_scores
+    block_rows = []
+
+    def short_blocks_round_differently(images, texts, text_image_index, groups, row_blocks):
+        rows = max(stop - start for start, stop in row_blocks)
+        block_rows.append(rows)
+        own = real_own_scores(images, texts, text_image_index, groups, row_blocks)
+        if rows < evaluation._TILE_ROWS:
+            own[3] = torch.nextafter(own[3], torch.tensor(2.0))
+        return own
+
+    monkeypatch.setattr(evaluation, "_own_scores", short_blocks_round_differently)
+    monkeypatch.setattr(evaluation, "_image_to_text_ranks", lambda *a, **k: pytest.fail("two-pass fallback ran"))
+    monkeypatch.setattr(evaluation, "_TILE_ROWS", 100)
+    ranks_equal(retrieval_ranks(images, texts, index),
+                dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy()))
+    assert len(block_rows) == 2 and block_rows[0] <= evaluation._PREPASS_ROWS and block_rows[1] == 100
+
+
+def _tie_heavy_shuffled_case(n_images: int = 40, captions: int = 6):
+    """Sign embeddings (scores on a grid of 9 values, many exactly 0) with captions in shuffled order."""
+    rng = np.random.default_rng(5)
+    images = sign_embeddings(rng, n_images, 8, 4)
+    texts = sign_embeddings(rng, captions * n_images, 8, 4)
+    texts[::7] = images[rng.integers(0, n_images, size=len(texts[::7]))]  # perfect matches that tie elsewhere
+    index = rng.permutation(np.repeat(np.arange(n_images), captions))
+    return images, texts, index
+
+
+@pytest.mark.parametrize("rows, columns", [(1, 7), (3, 16), (16, 5), (256, 2048)])
+def test_small_tiles_count_ties_before_the_target_exactly(monkeypatch, rows, columns):
+    """Tiles much smaller than the data: a line's target sits in one tile among many, with ties around it."""
+    images, texts, index = _tie_heavy_shuffled_case()
+    monkeypatch.setattr(evaluation, "_TILE_COLUMNS", columns)
+    monkeypatch.setattr(evaluation, "_image_to_text_ranks", lambda *a, **k: pytest.fail("two-pass fallback ran"))
+    reference = dense_ranks_from_similarity(dense_similarity(images, texts), index)
+    ranks_equal(retrieval_ranks(images, texts, index, chunk_size=rows), reference)
+
+
+def test_flushed_denormals_still_rank_ties_at_zero_exactly(monkeypatch):
+    """With denormals flushed to zero the threshold just below a zero target collapses onto it; the ranks must
+    still count equal scores at lower positions in other tiles (the single pass hands over to the two-pass count)."""
+    images, texts, index = _tie_heavy_shuffled_case()
+    monkeypatch.setattr(evaluation, "_TILE_COLUMNS", 5)
+    similarity = dense_similarity(images, texts)
+    assert (similarity[index, np.arange(len(index))] == 0).any()  # some own-caption scores are exactly 0
+    reference = dense_ranks_from_similarity(similarity, index)
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        ours = retrieval_ranks(images, texts, index, chunk_size=2)
+    finally:
+        torch.set_flush_denormal(False)
+    ranks_equal(ours, reference)
+
+
 @pytest.mark.parametrize("total, size", [(10, 3), (5, 10), (257, 256), (4096, 2048), (1, 256)])
 def test_blocks_cover_everything_once_with_no_thin_last_block(total, size):
     blocks = evaluation._even_blocks(total, size)

@@ -45,6 +45,14 @@ class TextNormalizer:
     def __call__(self, text: str) -> str:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if text.isascii():  # no Unicode or Arabic step changes ASCII text (most English captions)
+            if self.lowercase:
+                text = text.lower()
+            return " ".join(text.split()) if self.collapse_whitespace else text
+        return self.apply_every_step(text)
+
+    def apply_every_step(self, text: str) -> str:
+        """The whole chain, with no shortcut for ASCII text."""
         if self.unicode_nfkc:
             text = unicodedata.normalize("NFKC", text)
         if self.strip_tashkeel:

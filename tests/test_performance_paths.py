@@ -1,9 +1,9 @@
-"""Speed-motivated code paths give exactly the results of the straightforward ones they replaced.
+"""Speed-motivated code paths give the results of the straightforward ones they replaced.
 
 `DualEncoderImageProcessor` builds the batch with one channels-first copy of all images (benchmarks/perf); the
 reference here is the per-image path it replaced: each image converted, augmented, resized, made a CHW tensor,
-then stacked and normalised.
-"""
+then stacked and normalised; the pixels must be bit-identical.  `embed_texts` batches texts of similar length
+together: each row must equal the text embedded alone up to float rounding, in the caller's order."""
 
 from __future__ import annotations
 
@@ -73,3 +73,25 @@ def test_numpy_output_matches_tensor_output(tmp_path):
     as_numpy = processor(images, return_tensors="np")["pixel_values"]
     assert isinstance(as_numpy, np.ndarray)
     np.testing.assert_array_equal(as_numpy, processor(images)["pixel_values"].numpy())
+
+
+def test_texts_embedded_in_length_sorted_batches_come_back_in_input_order(tiny_model, tiny_processor):
+    """Batches of similar length (less padding) change nothing but float rounding: every row matches the text
+    embedded on its own, and the order is the caller's."""
+    from rs_retrieval.embedding import embed_texts
+
+    texts = ["three airplanes parked next to the runway", "a river", "طائرات متوقفة بجانب المدرج",
+             "many green trees and a long straight road beside a river with a bridge", "a river", "ملعب", ""]
+    batched = embed_texts(tiny_model, tiny_processor, texts, batch_size=3)
+    alone = torch.cat([embed_texts(tiny_model, tiny_processor, [text]) for text in texts])
+    assert batched.shape == alone.shape
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=0)
+    assert torch.equal(batched[1], batched[4])  # one text, one batch, one embedding
+    assert not torch.allclose(batched[0], batched[1], atol=1e-3)
+
+
+def test_text_embedding_refuses_a_non_string_by_name(tiny_model, tiny_processor):
+    from rs_retrieval.embedding import embed_texts
+
+    with pytest.raises(TypeError, match="must be a str"):
+        embed_texts(tiny_model, tiny_processor, ["a river", None])

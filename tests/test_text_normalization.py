@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from rs_retrieval import TextNormalizer
@@ -38,3 +41,13 @@ def test_options_round_trip_and_unknown_options_are_named():
     assert TextNormalizer.from_dict(normalizer.to_dict()) == normalizer
     with pytest.raises(ValueError, match="strip_accents"):
         TextNormalizer.from_dict({"strip_accents": True})
+
+
+@pytest.mark.parametrize("options", [{}, {"lowercase": True}, {"collapse_whitespace": False}, {"unicode_nfkc": False}])
+def test_ascii_shortcut_gives_what_every_step_gives(options):
+    normalizer = TextNormalizer(**options)
+    rng = random.Random(0)
+    texts = [chr(code) for code in range(128)]  # every ASCII character, whitespace and controls included
+    texts += ["".join(rng.choices(string.printable + "\x1c\x1d\x1e\x1f\x0b", k=rng.randint(0, 40))) for _ in range(2000)]
+    for text in texts:
+        assert normalizer(text) == normalizer.apply_every_step(text), repr(text)

@@ -41,14 +41,10 @@ def embed_images(model: torch.nn.Module, processor: Any, images: Sequence[Any], 
     return _embed_in_batches(model, images, batch_size, encode, "images", progress)
 
 
-def _length(text: Any) -> int:
-    """Sort key of a text; anything else sorts first and is refused by the processor with a clear error."""
-    return len(text) if isinstance(text, str) else 0
-
-
 def embed_texts(model: torch.nn.Module, processor: Any, texts: Sequence[str], batch_size: int = 256,
                 progress: bool = False) -> torch.Tensor:
-    """L2-normalised embeddings (M x D, float32, on CPU) of texts, normalised by the processor, in input order."""
+    """L2-normalised embeddings (M x D, float32, on CPU) of texts, normalised by the processor, in input order;
+    equal texts get bit-identical rows."""
     model = unwrap(model)
     device = _device(model)
 
@@ -56,14 +52,16 @@ def embed_texts(model: torch.nn.Module, processor: Any, texts: Sequence[str], ba
         inputs = processor(text=batch, return_tensors="pt")
         return model.encode_text(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
 
-    # Texts of similar length share a batch, so batches carry little padding; rows go back to input order.
     texts = list(texts)
-    order = sorted(range(len(texts)), key=lambda position: _length(texts[position]))
-    embeddings = _embed_in_batches(model, [texts[position] for position in order], batch_size, encode, "texts",
-                                   progress)
-    in_input_order = torch.empty_like(embeddings)
-    in_input_order[torch.tensor(order, dtype=torch.int64)] = embeddings
-    return in_input_order
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{position}] must be a str, got {type(text).__name__}")
+    # Each distinct text is embedded once, so equal texts get equal embeddings (exact ties in evaluation), in
+    # batches of similar length, so batches carry little padding; rows then go back to input order.
+    distinct = sorted(dict.fromkeys(texts), key=len)
+    embeddings = _embed_in_batches(model, distinct, batch_size, encode, "texts", progress)
+    row_of = {text: row for row, text in enumerate(distinct)}
+    return embeddings[torch.tensor([row_of[text] for text in texts], dtype=torch.int64)]
 
 
 __all__ = ["embed_images", "embed_texts", "unwrap"]

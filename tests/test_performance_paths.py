@@ -3,7 +3,8 @@
 `DualEncoderImageProcessor` builds the batch with one channels-first copy of all images (benchmarks/perf); the
 reference here is the per-image path it replaced: each image converted, augmented, resized, made a CHW tensor,
 then stacked and normalised; the pixels must be bit-identical.  `embed_texts` batches texts of similar length
-together: each row must equal the text embedded alone up to float rounding, in the caller's order."""
+together, each distinct text once: each row must equal the text embedded alone up to float rounding, in the
+caller's order, and equal texts must get identical rows."""
 
 from __future__ import annotations
 
@@ -86,12 +87,25 @@ def test_texts_embedded_in_length_sorted_batches_come_back_in_input_order(tiny_m
     alone = torch.cat([embed_texts(tiny_model, tiny_processor, [text]) for text in texts])
     assert batched.shape == alone.shape
     torch.testing.assert_close(batched, alone, atol=1e-5, rtol=0)
-    assert torch.equal(batched[1], batched[4])  # one text, one batch, one embedding
+    assert torch.equal(batched[1], batched[4])  # equal texts, equal embeddings: an exact tie in evaluation
     assert not torch.allclose(batched[0], batched[1], atol=1e-3)
+
+
+def test_equal_texts_get_identical_embeddings_whatever_their_neighbours(tiny_model, tiny_processor):
+    """Captions repeated across a long list (UCM repeats one in five) must not drift apart by batch padding."""
+    from rs_retrieval.embedding import embed_texts
+
+    rng = np.random.default_rng(0)
+    words = ["river", "road", "trees", "planes", "runway", "houses", "green", "many", "two", "a"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 12))) for _ in range(60)]
+    texts += [texts[5], texts[17], texts[5]]
+    embeddings = embed_texts(tiny_model, tiny_processor, texts, batch_size=4)
+    assert torch.equal(embeddings[5], embeddings[60]) and torch.equal(embeddings[5], embeddings[62])
+    assert torch.equal(embeddings[17], embeddings[61])
 
 
 def test_text_embedding_refuses_a_non_string_by_name(tiny_model, tiny_processor):
     from rs_retrieval.embedding import embed_texts
 
-    with pytest.raises(TypeError, match="must be a str"):
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a str, got NoneType"):
         embed_texts(tiny_model, tiny_processor, ["a river", None])

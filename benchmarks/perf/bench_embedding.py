@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/perf/bench_embedding.py [--images 512] [--rounds 5] [--quick]
 
 * `ours`: `embed_images(model, processor, paths)` and `embed_texts(model, processor, captions)` with a
-  `DualEncoderModel` and its `DualEncoderProcessor` (the package tokenizer, per-batch padding).
+  `DualEncoderModel` and its `DualEncoderProcessor` (the package tokenizer, per-batch padding; `embed_texts`
+  embeds each distinct caption once, in batches of similar length).
 * `theirs`: what a user writes with the public API: for each batch, `PIL.Image.open(path).convert("RGB")`,
   `VisionTextDualEncoderProcessor` (`ViTImageProcessor` + the same tokenizer, per-batch padding, same truncation),
   `VisionTextDualEncoderModel.get_image_features` / `get_text_features`, then L2 normalisation.
@@ -168,7 +169,8 @@ def main() -> None:
             for kind in counts:
                 for side in sides:
                     seconds[f"{side} {kind}"].append(timed(tasks[f"{side} {kind}"]))
-    print(f"{len(paths)} UCM JPEGs and their {len(texts)} English captions, batch {args.batch_size}, "
+    print(f"{len(paths)} UCM JPEGs and their {len(texts)} English captions ({len(set(texts))} distinct), "
+          f"batch {args.batch_size}, "
           f"{args.image_size} px, {args.rounds} rounds alternating ours/theirs (first side swapped each round); "
           f"max |pixel difference| between the two image processors {pixel_gap:.4f}; {meter.result.describe()}\n")
     print("| what | rounds kept | ours (items/s) | range | theirs (items/s) | range | ours/theirs |")

@@ -17,10 +17,10 @@ sorted.  The similarity matrix S = images @ texts.T is computed once, in small t
 in the CPU cache, and each tile serves both directions while it is hot: its rows are compared
 with each image's best own-caption score (image -> text), its columns with each caption's own
 score (text -> image).  Those targets come from a small pre-pass; every tile checks that the
-target scores it contains are bit-for-bit the ones the pre-pass used, and if a matmul kernel
-ever rounds differently (it can for very thin tiles), the ranks are recounted by the two-pass
-method, which takes each direction's targets from its own rows.  Peak memory is one tile plus
-O(N + M), whatever N x M.
+target scores it contains are bit-for-bit the ones the pre-pass used.  If a matmul kernel ever
+rounds differently (it can for very thin blocks), the pre-pass is redone on the tiles' own rows,
+and failing that the ranks are recounted by the two-pass method, which takes each direction's
+targets from its own rows.  Peak memory is one tile and its mask plus O(N + M), whatever N x M.
 """
 
 from __future__ import annotations

@@ -256,13 +256,19 @@ def _own_scores(images: torch.Tensor, texts: torch.Tensor, text_image_index: tor
     captions.  Matrix kernels round a score the same way whatever the block's size, except when very thin
     (a single row is a matrix-vector product); the tiles check it bit for bit."""
     order, offsets = groups
-    own = torch.empty(texts.shape[0], dtype=images.dtype, device=images.device)
+    n_texts = texts.shape[0]
+    positions = torch.arange(n_texts, device=images.device)
+    grouped_in_place = torch.equal(order, positions)  # captions already sorted by image: blocks are slices
+    bounds = offsets.tolist()
+    own = torch.empty(n_texts, dtype=images.dtype, device=images.device)
     for start, stop in row_blocks:
-        captions = order[int(offsets[start]):int(offsets[stop])]
-        if captions.numel():
-            block = images[start:stop] @ texts[captions].T
-            own[captions] = block[text_image_index[captions] - start,
-                                  torch.arange(captions.numel(), device=images.device)]
+        first, last = bounds[start], bounds[stop]
+        if first == last:
+            continue
+        captions = order[first:last]
+        block_texts = texts[first:last] if grouped_in_place else texts[captions]
+        block = images[start:stop] @ block_texts.T
+        own[captions] = block[text_image_index[captions] - start, positions[: last - first]]
     return own
 
 

@@ -304,8 +304,9 @@ def _lines_by_tile(row_block: torch.Tensor, column_block: torch.Tensor, n_column
 
 def _ties_before(tile: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor, lines: torch.Tensor,
                  dim: int, mask: torch.Tensor) -> torch.Tensor:
-    """For the given lines of a tile (rows when ``dim == 1``, columns when ``dim == 0``, tile-local indices): how
-    many entries equal the line's target at a lower tile-local position ``positions``.
+    """For the given lines of a tile (rows when ``dim == 1``, columns when ``dim == 0``): how many entries equal
+    the line's target at a position below ``positions``.  ``targets`` holds the target of every line of the
+    tile; ``lines`` and ``positions`` are tile-local indices.
 
     Each line holds its target once, so a line with no other equal entry -- nearly all of them for real
     embeddings -- needs nothing more.  Many lines are compared in place over the whole tile, a few are gathered.

@@ -311,16 +311,17 @@ def _ties_before(tile: torch.Tensor, targets: torch.Tensor, positions: torch.Ten
     Each line holds its target once, so a line with no other equal entry -- nearly all of them for real
     embeddings -- needs nothing more.  Many lines are compared in place over the whole tile, a few are gathered.
     """
+    def gathered(some: torch.Tensor) -> torch.Tensor:  # the given lines as rows
+        return tile[some] if dim == 1 else tile[:, some].T
+
     if 8 * lines.numel() >= tile.shape[1 - dim]:
-        full = targets.unsqueeze(dim)  # broadcast along the line
-        equal = torch.eq(tile, full, out=mask).sum(dim=dim)[lines]
+        equal = torch.eq(tile, targets.unsqueeze(dim), out=mask).sum(dim=dim)[lines]
     else:
-        picked = tile[lines] if dim == 1 else tile[:, lines].T
-        equal = (picked == targets[lines].unsqueeze(1)).sum(dim=1)
+        equal = (gathered(lines) == targets[lines].unsqueeze(1)).sum(dim=1)
     tied = torch.nonzero(equal > 1).squeeze(1)
     ties = torch.zeros(lines.numel(), dtype=mask.dtype, device=tile.device)
     if tied.numel():
-        picked = tile[lines[tied]] if dim == 1 else tile[:, lines[tied]].T
+        picked = gathered(lines[tied])
         lower = torch.arange(picked.shape[1], device=tile.device).unsqueeze(0) < positions[tied].unsqueeze(1)
         ties[tied] = ((picked == targets[lines[tied]].unsqueeze(1)) & lower).sum(dim=1).to(ties.dtype)
     return ties

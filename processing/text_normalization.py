@@ -21,6 +21,8 @@ _DIGITS = str.maketrans(
 _ALEF_MAQSURA = str.maketrans({"\u0649": "\u064a"})
 _TEH_MARBUTA = str.maketrans({"\u0629": "\u0647"})
 _SPACES = re.compile(r"\s+")
+# Zero-width spaces and joiners, direction marks and embeddings, word joiner, BOM: invisible, never meaningful here.
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class TextNormalizer:
     fold_teh_marbuta: bool = False
     lowercase: bool = False
     collapse_whitespace: bool = True
+    strip_invisible: bool = True
 
     def __call__(self, text: str) -> str:
         if not isinstance(text, str):
@@ -53,6 +56,8 @@ class TextNormalizer:
 
     def apply_every_step(self, text: str) -> str:
         """The whole chain, with no shortcut for ASCII text."""
+        if self.strip_invisible:
+            text = _INVISIBLE.sub("", text)
         if self.unicode_nfkc:
             text = unicodedata.normalize("NFKC", text)
         if self.strip_tashkeel:
@@ -85,4 +90,14 @@ class TextNormalizer:
         return cls(**options)
 
 
-__all__ = ["TextNormalizer"]
+def has_words(text: str, normalizer: TextNormalizer | None = None) -> bool:
+    """Whether `text` still holds a letter or a digit after normalisation.
+
+    A caption or query made only of tashkeel, tatweel, zero-width characters or punctuation normalises to nothing
+    a model can match: builds report it as a bad caption, searches refuse it.
+    """
+    normalized = (normalizer or TextNormalizer())(text)
+    return any(unicodedata.category(char)[0] in "LN" and char != _TATWEEL for char in normalized)
+
+
+__all__ = ["TextNormalizer", "has_words"]

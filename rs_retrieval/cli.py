@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from .errors import missing_extra
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "build-dataset": ("rs_retrieval.hub_scripts.build_dataset", "Karpathy JSON + images -> bilingual DatasetDict"),
     "make-synthetic": ("rs_retrieval.hub_scripts.make_synthetic", "write the embedded synthetic bilingual dataset"),
@@ -43,8 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"rs-retrieval: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    try:
+        module = importlib.import_module(COMMANDS[name][0])
+    except ModuleNotFoundError as error:
+        extra = missing_extra(error, f"rs-retrieval {name}")
+        if extra is None:
+            raise
+        print(f"rs-retrieval {name}: error: {extra}", file=sys.stderr)
+        return 1
+    return int(module.main(rest) or 0)  # each script's main is wrapped by rs_retrieval.errors.command
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import RsRetrievalError
+
 # Problem kinds, each with what happens to the offender in the default (non-strict) mode.
 MISSING_KEY = "missing_key"
 INVALID_ENTRY = "invalid_entry"
@@ -38,7 +40,7 @@ CAPTION_DROPPED = "caption dropped"
 LINE_SKIPPED = "line skipped"
 
 
-class DatasetBuildError(ValueError):
+class DatasetBuildError(RsRetrievalError, ValueError):
     """The build cannot go on: unreadable annotations, or any problem at all under `strict=True`."""
 
 

@@ -26,12 +26,13 @@ from PIL import Image
 from torch import nn
 
 from ..embedding import unwrap
+from ..errors import RsRetrievalError
 from ..modeling.modeling_rs_dual_encoder import eager_attention
 from ..processing.image_conversion import to_rgb_image
 from .figures import save_figure
 
 
-class UnsupportedTowerError(ValueError):
+class UnsupportedTowerError(RsRetrievalError, ValueError):
     """The vision tower's attentions do not map onto a patch grid, so no map can be drawn."""
 
 

@@ -13,13 +13,15 @@ import functools
 import subprocess
 from pathlib import Path
 
+from ..errors import RsRetrievalError
+
 #: Code points a font must have: base letters and the contextual forms the reshaper produces (alef, beh, lam-alef).
 ARABIC_PROBE = (0x0627, 0x0628, 0x0644, 0xFE8D, 0xFE91, 0xFEDF, 0xFEFB)
 #: Tried first, in this order: matplotlib's bundled DejaVu Sans has Arabic glyphs.
 PREFERRED_FAMILIES = ("DejaVu Sans", "Noto Sans Arabic", "Noto Naskh Arabic", "Amiri", "FreeSerif")
 
 
-class ArabicFontNotFoundError(RuntimeError):
+class ArabicFontNotFoundError(RsRetrievalError, RuntimeError):
     """No installed font can draw Arabic."""
 
 

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+from ..errors import RsRetrievalError
 
-class PublishError(RuntimeError):
+
+class PublishError(RsRetrievalError, RuntimeError):
     """A push to the Hub that did not complete; the message names the cause."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import RsRetrievalError
 
-class SearchError(ValueError):
+
+class SearchError(RsRetrievalError, ValueError):
     """Bad input to indexing or search (missing folder, empty gallery, model/index mismatch...); the message says which."""
 
 

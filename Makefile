@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The CPU build of torch lies on disk on our machines; other specs pull GBs of CUDA wheels.
 TORCH_SPEC ?= torch==2.13.0
+# pip on our machines is configured with local package folders, some absent; its notes about them are noise.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
+QUIET_PIP := sed -u "/^WARNING: Location 'file:.* is ignored/d"
 
 .PHONY: install demo test clean
 
@@ -12,9 +16,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[all,test]"
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install -q -e ".[all,test]" 2>&1 | $(QUIET_PIP)
 	touch $(STAMP)
 
 demo: install

@@ -20,7 +20,11 @@ from typing import Any
 
 import torch
 
+from rs_retrieval.cli import ArgumentParser, positive_int
+from rs_retrieval.data.loading import parse_languages
+from rs_retrieval.errors import command
 from rs_retrieval.evaluation import markdown_table
+
 
 def code_version() -> dict[str, str | None]:
     import rs_retrieval
@@ -37,17 +41,13 @@ def code_version() -> dict[str, str | None]:
 def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: list[str] | None = None,
                         batch_size: int = 64, trust_remote_code: bool = False, progress: bool = True) -> dict[str, Any]:
     """Recall tables for one checkpoint; the returned dict is what `--out` writes."""
-    from transformers import AutoModel, AutoProcessor
-
-    import rs_retrieval  # noqa: F401  (registers the Auto classes)
-    from rs_retrieval.data.loading import load_split
+    from rs_retrieval.checkpoints import load_model_and_processor
+    from rs_retrieval.data.loading import check_caption_languages, load_split
     from rs_retrieval.split_evaluation import caption_languages, evaluate_retrieval
 
-    model = AutoModel.from_pretrained(model_path, trust_remote_code=trust_remote_code).eval()
-    processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=trust_remote_code)
     data = load_split(dataset, split)
-    available = caption_languages(data)
-    languages = languages or available
+    languages = check_caption_languages(data, caption_languages(data) if languages is None else languages)
+    model, processor = load_model_and_processor(model_path, trust_remote_code=trust_remote_code)
     query_sets = {lang: [lang] for lang in languages}
     if len(languages) > 1:
         query_sets["+".join(languages)] = languages
@@ -68,22 +68,23 @@ def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: li
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="checkpoint folder or Hub id")
     parser.add_argument("--dataset", required=True, help="a saved DatasetDict folder, or 'synthetic'")
     parser.add_argument("--split", default="test")
     parser.add_argument("--languages", default=None, help="query languages, e.g. en,ar (default: all caption columns)")
     parser.add_argument("--name", default=None, help="label of this model in the table (default: checkpoint name)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--trust-remote-code", action="store_true", help="load with the checkpoint's own code")
     parser.add_argument("--out", default=None, help="write the numbers here as JSON")
     parser.add_argument("--markdown", default=None, help="write the table here as markdown")
     return parser.parse_args(argv)
 
 
+@command("rs-retrieval evaluate")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    languages = [lang.strip() for lang in args.languages.split(",")] if args.languages else None
+    languages = parse_languages(args.languages)
     report = evaluate_checkpoint(args.model, args.dataset, args.split, languages, args.batch_size,
                                  args.trust_remote_code)
     name = args.name or Path(args.model).name

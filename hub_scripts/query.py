@@ -2,8 +2,8 @@
 
     python hub_scripts/query.py --model CHECKPOINT --images DIR --text "three airplanes" --text "ثلاث طائرات" [-k 5]
 
-The checkpoint is loaded with `trust_remote_code=True`, so this works where rs_retrieval is not installed:
-it is the smallest example of using a published model.
+The checkpoint is loaded with its own code (`trust_remote_code=True`) and safetensors weights only, as a
+published model is used where rs_retrieval is not installed: it is the smallest example of using one.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import sys
 from pathlib import Path
 
 import torch
-from PIL import Image
-from transformers import AutoModel, AutoProcessor
+
+from rs_retrieval.checkpoints import load_model_and_processor
+from rs_retrieval.cli import ArgumentParser, positive_int, query_text
+from rs_retrieval.errors import UsageError, command
+from rs_retrieval.processing.image_conversion import load_image_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
@@ -26,7 +29,7 @@ def rank_images(model, processor, image_paths: list[Path], queries: list[str], k
     image_embeds = []
     with torch.inference_mode():
         for start in range(0, len(image_paths), batch_size):
-            images = [Image.open(p) for p in image_paths[start:start + batch_size]]
+            images = [load_image_file(p) for p in image_paths[start:start + batch_size]]
             image_embeds.append(model.encode_image(processor(images=images)["pixel_values"]))
         images = torch.cat(image_embeds)
         batch = processor(text=queries)
@@ -37,20 +40,30 @@ def rank_images(model, processor, image_paths: list[Path], queries: list[str], k
             for n, q in enumerate(queries)}
 
 
+def image_files(folder: str) -> list[Path]:
+    """The images directly inside `folder`, sorted; a `UsageError` when there is no such folder or no image."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise UsageError(f"--images {folder}: {'not a folder' if path.exists() else 'no such folder'}")
+    found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not found:
+        raise UsageError(f"--images {folder}: no images (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return found
+
+
+@command("rs-retrieval query")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
     parser.add_argument("--images", required=True, help="a folder of images")
-    parser.add_argument("--text", action="append", required=True, help="a query (repeat for several)")
-    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--text", action="append", required=True, type=query_text,
+                        help="a query (repeat for several)")
+    parser.add_argument("-k", type=positive_int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
 
-    image_paths = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not image_paths:
-        parser.error(f"no images in {args.images}")
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
-    processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=True)
+    image_paths = image_files(args.images)
+    model, processor = load_model_and_processor(args.model, trust_remote_code=True)
     ranking = rank_images(model, processor, image_paths, args.text, args.k)
     if args.json:
         print(json.dumps([{"query": q, "results": [{"path": p, "score": s} for p, s in r]} for q, r in ranking.items()],

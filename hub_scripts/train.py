@@ -5,6 +5,9 @@
     python hub_scripts/train.py args.yaml                # every argument from one YAML/JSON file
     python hub_scripts/train.py ... --push_to_hub --hub_model_id org/name [--hub_strategy every_save]
 
+Pushing uses the token in HF_TOKEN or from `hf auth login`; `--hub_token` is refused (on a command line every
+user of the machine sees it in `ps`, and args files get shared). Every bad argument is one line, exit 2.
+
 Arguments are `ModelArguments`, `DataArguments` (rs_retrieval.training.arguments) and the transformers
 `TrainingArguments`. The processor built here is the one saved with every checkpoint, so evaluation and
 serving preprocess exactly as training did. With N processes the contrastive loss sees the global batch.
@@ -16,6 +19,8 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,10 @@ import transformers
 from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed
 
 from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
-from rs_retrieval.data.loading import load_dataset_dict
+from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder, load_model, load_processor
+from rs_retrieval.data.loading import check_caption_languages, load_dataset_dict, named_split
+from rs_retrieval.cli import OneLineErrors
+from rs_retrieval.errors import RsRetrievalError, UsageError, command
 from rs_retrieval.processing.default_processor import default_tokenizer
 from rs_retrieval.publishing.model_card import RECIPE_FILE
 from rs_retrieval.training import (
@@ -59,29 +67,130 @@ RECIPE_DEFAULTS = {
 }
 
 
+class _ArgumentParser(OneLineErrors, HfArgumentParser):
+    """`HfArgumentParser` whose errors are one `UsageError` line."""
+
+
+#: Arguments that hold a secret: refused on the command line (visible in `ps`) and in args files (which get shared).
+SECRET_ARGUMENTS = ("hub_token",)
+ARGS_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+    """Command line or one YAML/JSON file, over `RECIPE_DEFAULTS`; every mistake is a `UsageError`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(argv[0])
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])
-    given = {a.lstrip("-").split("=")[0] for a in argv if a.startswith("--")}
-    defaults = [f"--{k}={v}" for k, v in RECIPE_DEFAULTS.items() if k not in given]
-    return parser.parse_args_into_dataclasses(args=defaults + argv)
+    parser = _ArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    try:
+        if len(argv) == 1 and argv[0].endswith(ARGS_FILE_SUFFIXES):
+            values = read_arguments_file(argv[0])
+            refuse_secrets(values, where=argv[0])
+            return parser.parse_dict({**recipe_defaults(values), **values})
+        given = given_flags(argv)
+        refuse_secrets(given, where="the command line")
+        defaults = [f"--{k}={v}" for k, v in recipe_defaults(given).items()]
+        return parser.parse_args_into_dataclasses(args=defaults + argv)
+    except (ValueError, TypeError) as error:  # TrainingArguments.__post_init__, unknown flags or keys
+        raise UsageError(" ".join(str(error).split())) from error
+
+
+def given_flags(argv: list[str]) -> dict[str, str | None]:
+    """`--name value` / `--name=value` / `--name-with-dashes` on a command line, by underscored name."""
+    given: dict[str, str | None] = {}
+    for n, argument in enumerate(argv):
+        if argument.startswith("--"):
+            name, has_value, value = argument[2:].partition("=")
+            following = argv[n + 1] if n + 1 < len(argv) and not argv[n + 1].startswith("--") else None
+            given[name.replace("-", "_")] = value if has_value else following
+    return given
+
+
+def recipe_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """`RECIPE_DEFAULTS` for what is not given; without evaluation or saving there is no best model to load."""
+    defaults = dict(RECIPE_DEFAULTS)
+    if any(str(given.get(name, "")).lower() == "no" for name in ("eval_strategy", "save_strategy")):
+        defaults["load_best_model_at_end"] = False
+    return {key: value for key, value in defaults.items() if key not in given}
+
+
+def read_arguments_file(path: str) -> dict[str, Any]:
+    """The mapping of argument names to values in a YAML or JSON args file."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path}: no such arguments file")
+    values = _parse_arguments_text(file)
+    if not isinstance(values, dict):
+        raise UsageError(f"{path}: must hold a mapping of argument names to values, e.g. 'output_dir: out'")
+    return values
+
+
+def _parse_arguments_text(file: Path) -> Any:
+    text = file.read_text(encoding="utf-8")
+    if file.suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise UsageError(f"{file}: not valid JSON ({error})") from error
+    import yaml  # the train extra
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UsageError(f"{file}: not valid YAML ({error})") from error
+
+
+def refuse_secrets(given: Mapping[str, Any], where: str) -> None:
+    """Tokens come from HF_TOKEN or `hf auth login`: on a command line every user sees them (`ps`), and files and
+    saved training arguments get shared and published."""
+    for name in SECRET_ARGUMENTS:
+        if name in given:
+            raise UsageError(f"--{name} in {where}: a token there can be read by others; set the HF_TOKEN "
+                             "environment variable or run `hf auth login` instead")
+
+
+def check_sources(model_args: ModelArguments, training_args: TrainingArguments) -> None:
+    """Fail before any data is built: paths that do not exist, pickle-only checkpoints, an output 'folder' that is a
+    file."""
+    output = Path(training_args.output_dir)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output_dir {output}: is a file, not a folder")
+    for flag, source in (("--model_name_or_path", model_args.model_name_or_path),
+                         ("--vision_model", model_args.vision_model), ("--text_model", model_args.text_model),
+                         ("--resume_from_checkpoint", training_args.resume_from_checkpoint)):
+        if source:
+            _check_checkpoint_argument(flag, source)
+    for flag, source in (("--config", model_args.config), ("--tokenizer", model_args.tokenizer)):
+        if source and _looks_like_path(source) and not Path(source).expanduser().exists():
+            raise UsageError(f"{flag} {source}: no such file or folder")
+
+
+def _looks_like_path(source: str) -> bool:
+    """A Hub id is `name` or `org/name`; anything else (absolute, relative with ./, deeper) is a local path."""
+    return source.startswith((".", "/", "~")) or source.count("/") > 1 or Path(source).expanduser().exists()
+
+
+def _check_checkpoint_argument(flag: str, source: str) -> None:
+    try:
+        check_checkpoint_folder(source)
+    except CheckpointError as error:
+        problem = UsageError if not Path(source).expanduser().exists() else CheckpointError
+        raise problem(f"{flag} {error}") from error
 
 
 # 1. Data ---------------------------------------------------------------------------------------------------------
 
-def select_split(dataset_dict, name: str, languages: list[str], limit: int | None, seed: int = 0):
-    if name not in dataset_dict:
-        raise ValueError(f"the dataset has no split {name!r}; it has {sorted(dataset_dict)}")
-    split = dataset_dict[name]
-    missing = [lang for lang in languages if f"captions_{lang}" not in split.column_names]
-    if missing:
-        raise ValueError(f"split {name!r} has no captions_{missing[0]} column (columns: {split.column_names})")
+#: How to get an evaluation split the dataset lacks (build_dataset.py makes train and test only by default).
+EVAL_SPLIT_FIX = ("Rebuild the dataset with --val-fraction 0.1, evaluate on another split with --eval_split test, or "
+                  "train without evaluation with --eval_strategy no")
+
+
+def select_split(dataset_dict, name: str, languages: list[str], limit: int | None, seed: int = 0,
+                 flag: str = "--train_split", fix: str = ""):
+    split = named_split(dataset_dict, name, flag, fix)
+    check_caption_languages(split, languages)
     columns = [f"captions_{lang}" for lang in languages]
     keep = [i for i, row in enumerate(split.select_columns(columns)) if any(row[c] for c in columns)]
+    if not keep:
+        raise UsageError(f"{flag} {name}: no image of the split has a caption in {','.join(languages)}")
     if len(keep) < len(split):
         logger.warning("%s: %d of %d images have no caption in %s and are left out", name,
                        len(split) - len(keep), len(split), languages)
@@ -100,17 +209,16 @@ def build_model_and_processor(model_args: ModelArguments) -> tuple[DualEncoderMo
     if model_args.attn_implementation:
         extra["attn_implementation"] = model_args.attn_implementation
     if model_args.model_name_or_path:
-        model = DualEncoderModel.from_pretrained(model_args.model_name_or_path, **extra)
-        processor = DualEncoderProcessor.from_pretrained(model_args.model_name_or_path)
-        return model, processor
+        return _load_checkpoint(model_args.model_name_or_path, extra)
 
     config_overrides = {k: v for k, v in {"vision_pooling": model_args.vision_pooling,
                                           "text_pooling": model_args.text_pooling}.items() if v}
     tokenizer_source = model_args.tokenizer or model_args.text_model
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source) if tokenizer_source else default_tokenizer()
-
-    base_config = DualEncoderConfig.from_pretrained(model_args.config) if model_args.config else DualEncoderConfig(
-        projection_dim=model_args.projection_dim)
+    with _loading("--tokenizer" if model_args.tokenizer else "--text_model", tokenizer_source):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source) if tokenizer_source else default_tokenizer()
+    with _loading("--config", model_args.config, UsageError):
+        base_config = DualEncoderConfig.from_pretrained(model_args.config) if model_args.config else DualEncoderConfig(
+            projection_dim=model_args.projection_dim)
     for key, value in config_overrides.items():
         setattr(base_config, key, value)
     if model_args.image_size:
@@ -118,12 +226,14 @@ def build_model_and_processor(model_args: ModelArguments) -> tuple[DualEncoderMo
     image_mean, image_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
     if model_args.vision_model or model_args.text_model:
         # Pretrained where a path is given, from the (base) config's tower otherwise.
-        model = DualEncoderModel.from_vision_text_pretrained(
-            model_args.vision_model, model_args.text_model,
-            vision_config=base_config.vision_config, text_config=base_config.text_config,
-            projection_dim=base_config.projection_dim, vision_pooling=base_config.vision_pooling,
-            text_pooling=base_config.text_pooling,
-        )
+        with _loading("--vision_model/--text_model", " and ".join(filter(None, (model_args.vision_model,
+                                                                                 model_args.text_model)))):
+            model = DualEncoderModel.from_vision_text_pretrained(
+                model_args.vision_model, model_args.text_model,
+                vision_config=base_config.vision_config, text_config=base_config.text_config,
+                projection_dim=base_config.projection_dim, vision_pooling=base_config.vision_pooling,
+                text_pooling=base_config.text_pooling,
+            )
         if model_args.vision_model:
             image_mean, image_std = _tower_normalisation(model_args.vision_model)
     else:
@@ -139,6 +249,25 @@ def build_model_and_processor(model_args: ModelArguments) -> tuple[DualEncoderMo
         text_normalization={"lowercase": model_args.lowercase},
     )
     return model, processor
+
+
+def _load_checkpoint(source: str, extra: dict[str, Any]) -> tuple[DualEncoderModel, DualEncoderProcessor]:
+    """A DualEncoderModel checkpoint to continue from, through the safetensors-only loader."""
+    model = load_model(source, eval_mode=False, **extra)
+    if not isinstance(model, DualEncoderModel):
+        raise UsageError(f"--model_name_or_path {source}: a {type(model).__name__} checkpoint, not a "
+                         "DualEncoderModel; give a single tower with --vision_model or --text_model")
+    return model, load_processor(source)
+
+
+@contextmanager
+def _loading(flag: str, source: str | None, error: type[RsRetrievalError] = CheckpointError) -> Iterator[None]:
+    """Turn the ways transformers fails to load a user's path (missing files, wrong JSON, unknown model type) into
+    one error naming the flag."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        raise error(f"{flag} {source}: cannot be loaded ({' '.join(str(problem).split())})") from problem
 
 
 def _tower_normalisation(vision_model: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -193,8 +322,10 @@ def write_training_recipe(trainer: DualEncoderTrainer, model_args: ModelArgument
                                                      encoding="utf-8")
 
 
+@command("rs-retrieval train")
 def main(argv: list[str] | None = None) -> int:
     model_args, data_args, training_args = parse_arguments(argv)
+    check_sources(model_args, training_args)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
     set_seed(training_args.seed)
@@ -211,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_dataset = None
     if training_args.eval_strategy != "no":
         eval_dataset = select_split(dataset_dict, data_args.eval_split, languages, data_args.max_eval_images,
-                                    training_args.seed)
+                                    training_args.seed, flag="--eval_split", fix=EVAL_SPLIT_FIX)
 
     model, processor = build_model_and_processor(model_args)
     freeze_towers(model, model_args)

@@ -16,15 +16,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from rs_retrieval.cli import ArgumentParser, positive_int
+from rs_retrieval.data.loading import load_dataset_dict
+from rs_retrieval.errors import RsRetrievalError, command
 from rs_retrieval.processing.sentencepiece_tokenizer import train_sentencepiece_tokenizer
-from rs_retrieval.processing.text_normalization import TextNormalizer
+from rs_retrieval.processing.text_normalization import TextNormalizer, has_words
 
 
 def captions_from_dataset(path: str) -> Iterator[str]:
     """Every caption of every `captions_<lang>` column of every split of a saved DatasetDict."""
-    from datasets import load_from_disk
-
-    dataset = load_from_disk(path)
+    dataset = load_dataset_dict(path)
     splits = dataset.values() if hasattr(dataset, "values") else [dataset]
     for split in splits:
         for column in [c for c in split.column_names if c.startswith("captions_")]:
@@ -40,7 +41,9 @@ def captions_from_jsonl(path: str, fields: list[str]) -> Iterator[str]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error})") from error
+                raise RsRetrievalError(f"{path}:{number}: not JSON ({error})") from error
+            if not isinstance(record, dict):
+                raise RsRetrievalError(f"{path}:{number}: not a JSON object of fields ({', '.join(fields)})")
             yield from (str(record[f]) for f in fields if record.get(f))
 
 
@@ -54,18 +57,19 @@ def synthetic_captions(seed: int = 0, images_per_scene: int = 60) -> Iterator[st
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder to write tokenizer.json and tokenizer_config.json")
     parser.add_argument("--dataset", action="append", default=[], help="a saved DatasetDict with captions_* columns")
     parser.add_argument("--text-file", action="append", default=[], help="a UTF-8 file, one text a line")
     parser.add_argument("--jsonl", action="append", default=[], help="a JSONL file of caption records")
     parser.add_argument("--jsonl-fields", default="en,ar", help="fields of --jsonl records to read (default en,ar)")
-    parser.add_argument("--vocab-size", type=int, default=2000, help="upper bound on the vocabulary size")
+    parser.add_argument("--vocab-size", type=positive_int, default=2000, help="upper bound on the vocabulary size")
     parser.add_argument("--lowercase", action="store_true", help="lower-case texts before training")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpus (when no corpus is given)")
     return parser.parse_args(argv)
 
 
+@command("rs-retrieval train-tokenizer")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     texts: list[str] = []
@@ -81,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         texts.extend(synthetic_captions(args.seed))
         source = "synthetic dataset captions"
     normalizer = TextNormalizer(lowercase=args.lowercase)
+    texts = [text for text in texts if has_words(text, normalizer)]
+    if not texts:
+        raise RsRetrievalError(f"the {source} holds no text with a letter or digit to train a tokenizer on")
     tokenizer = train_sentencepiece_tokenizer(texts, vocab_size=args.vocab_size, normalizer=normalizer)
     tokenizer.save_pretrained(args.out)
     print(f"trained on {len(texts):,} texts ({source}); vocabulary {len(tokenizer):,}; written to {args.out}")

@@ -301,6 +301,7 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
             if side == "vision" and getattr(loaded_config, "vision_config", None) is not None:
                 loaded_config = loaded_config.vision_config  # CLIP/SigLIP: keep the image half
             model_class = MODEL_MAPPING[type(loaded_config)]
+            kwargs.setdefault("use_safetensors", True)  # pickled weights can run code when loaded
             towers[side] = model_class.from_pretrained(path, config=loaded_config,
                                                        **_tower_kwargs(loaded_config, pooling[side]), **kwargs)
         config = cls.config_class.from_vision_text_configs(towers["vision"].config, towers["text"].config, **config_kwargs)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import RsRetrievalError
+from .errors import RsRetrievalError, UsageError
 
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "training_args.bin")
@@ -19,6 +19,10 @@ PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 class CheckpointError(RsRetrievalError):
     """A checkpoint that cannot be loaded (missing, pickle-only, broken); the message names it and the cause."""
+
+
+class CheckpointNotFoundError(CheckpointError, UsageError):
+    """The named local checkpoint folder does not exist (a bad argument: exit code 2)."""
 
 
 def _looks_local(source: str | os.PathLike) -> bool:
@@ -32,7 +36,7 @@ def check_checkpoint_folder(source: str | os.PathLike) -> None:
         return  # a Hub id: `use_safetensors=True` makes the download refuse pickles
     folder = Path(source).expanduser()
     if not folder.is_dir():
-        raise CheckpointError(f"{source}: no such checkpoint folder")
+        raise CheckpointNotFoundError(f"{source}: no such checkpoint folder")
     if not (folder / "config.json").is_file():
         raise CheckpointError(f"{source}: not a checkpoint folder (no config.json)")
     if any((folder / name).is_file() for name in SAFETENSORS_FILES):
@@ -77,6 +81,7 @@ def load_model_and_processor(source: str | os.PathLike, *, trust_remote_code: bo
 
 __all__ = [
     "CheckpointError",
+    "CheckpointNotFoundError",
     "PICKLE_FILES",
     "check_checkpoint_folder",
     "load_model",

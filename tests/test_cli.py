@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
-
 from rs_retrieval import cli
 
 
@@ -40,6 +38,6 @@ def _corpus(tmp_path):
     return path
 
 
-def test_missing_required_argument_exits_with_usage():
-    with pytest.raises(SystemExit):
-        cli.main(["evaluate"])
+def test_missing_required_argument_exits_with_usage(capsys):
+    assert cli.main(["evaluate"]) == 2
+    assert capsys.readouterr().err.startswith("rs-retrieval evaluate: error: the following arguments are required")

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import UsageError
+
+POOLINGS = ("cls", "mean", "pooler")
+
+
+def _check_positive(arguments: object, names: tuple[str, ...]) -> None:
+    """A `UsageError` naming the first of these fields that is set but not a positive number."""
+    for name in names:
+        value = getattr(arguments, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name} {value}: must be a positive number")
+
 
 @dataclass
 class ModelArguments:
@@ -34,6 +46,16 @@ class ModelArguments:
     )
     attn_implementation: str | None = field(default=None, metadata={"help": "eager | sdpa"})
 
+    def __post_init__(self) -> None:
+        _check_positive(self, ("image_size", "projection_dim", "max_length", "vision_learning_rate",
+                               "text_learning_rate"))
+        for name in ("vision_pooling", "text_pooling"):
+            if getattr(self, name) not in (None, *POOLINGS):
+                raise UsageError(f"--{name} {getattr(self, name)}: must be one of {', '.join(POOLINGS)}")
+        if self.model_name_or_path and (self.config or self.vision_model or self.text_model):
+            raise UsageError("--model_name_or_path continues a checkpoint; it cannot be combined with --config, "
+                             "--vision_model or --text_model")
+
 
 @dataclass
 class DataArguments:
@@ -50,10 +72,16 @@ class DataArguments:
     synthetic_image_size: int = field(default=64)
     synthetic_train_per_scene: int = field(default=32)
 
+    def __post_init__(self) -> None:
+        _check_positive(self, ("max_train_images", "max_eval_images", "synthetic_image_size",
+                               "synthetic_train_per_scene"))
+        self.language_list()
+
     def language_list(self) -> list[str]:
         languages = [lang.strip() for lang in self.languages.split(",") if lang.strip()]
         if not languages:
-            raise ValueError("--languages must name at least one caption language, e.g. en or en,ar")
+            raise UsageError(f"--languages {self.languages.strip()!r}: name at least one caption language, e.g. en "
+                             "or en,ar")
         return languages
 
 

@@ -19,6 +19,9 @@ import json
 import sys
 from pathlib import Path
 
+from rs_retrieval.errors import command
+from rs_retrieval.search.arguments import output_file, positive_int
+
 
 def split_labels(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
@@ -33,12 +36,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--labels-ar", default=None, help="the same classes in Arabic, comma-separated, same order")
     parser.add_argument("--label-column", default=None,
                         help="ground-truth column of a dataset (default: 'label' when there is one)")
-    parser.add_argument("--top", type=int, default=5, help="labels listed per image in the JSON (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--top", type=positive_int, default=5,
+                        help="labels listed per image in the JSON (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--trust-remote-code", action="store_true", help="load with the checkpoint's own code")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--out", default=None, help="also write the JSON report to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
     args = parser.parse_args(argv)
     args.label_list = split_labels(args.labels)
     args.arabic_list = split_labels(args.labels_ar)
@@ -46,8 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--labels names no class")
     if args.arabic_list is not None and len(args.arabic_list) != len(args.label_list):
         parser.error(f"--labels-ar has {len(args.arabic_list)} names for {len(args.label_list)} --labels")
-    if len(set(args.label_list)) != len(args.label_list):
-        parser.error("--labels repeats a name")
+    from rs_retrieval.search.zero_shot import normalise_label
+
+    if len({normalise_label(label) for label in args.label_list}) != len(args.label_list):
+        parser.error("--labels repeats a name (case, spaces, '_' and '-' do not tell names apart)")
     return args
 
 
@@ -69,29 +76,27 @@ def print_report(report) -> None:
             print(f"  ({report.unlabelled} images of classes not in --labels are not counted)")
 
 
+@command("rs-retrieval classify")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from transformers import AutoModel, AutoProcessor
-
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
-    from rs_retrieval.search import DatasetGallery, SearchError, open_gallery
+    from rs_retrieval.checkpoints import load_model, load_processor
+    from rs_retrieval.search import DatasetGallery, open_gallery
     from rs_retrieval.search.zero_shot import ARABIC_TEMPLATES, ENGLISH_TEMPLATES, PromptSet, classify_gallery
 
-    try:
-        gallery = open_gallery(args.images, split=args.split)
-        column = args.label_column
-        if column is None and isinstance(gallery, DatasetGallery) and "label" in gallery.dataset.column_names:
-            column = "label"
-        prompt_sets = {"en": PromptSet("en", tuple(args.label_list), ENGLISH_TEMPLATES)}
-        if args.arabic_list:
-            prompt_sets["ar"] = PromptSet("ar", tuple(args.arabic_list), ARABIC_TEMPLATES)
-        model = AutoModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code).eval()
-        processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-        report = classify_gallery(model, processor, gallery, prompt_sets, label_column=column, top=args.top,
-                                  batch_size=args.batch_size, progress=not args.no_progress)
-    except (SearchError, OSError) as error:
-        print(f"rs-retrieval classify: error: {error}", file=sys.stderr)
-        return 2
+    if args.out:
+        output_file(args.out, "--out")
+    prompt_sets = {"en": PromptSet("en", tuple(args.label_list), ENGLISH_TEMPLATES)}
+    if args.arabic_list:
+        prompt_sets["ar"] = PromptSet("ar", tuple(args.arabic_list), ARABIC_TEMPLATES)
+    gallery = open_gallery(args.images, split=args.split)
+    column = args.label_column
+    if column is None and isinstance(gallery, DatasetGallery) and "label" in gallery.dataset.column_names:
+        column = "label"
+    model = load_model(args.model, trust_remote_code=args.trust_remote_code)
+    processor = load_processor(args.model, trust_remote_code=args.trust_remote_code)
+    report = classify_gallery(model, processor, gallery, prompt_sets, label_column=column, top=args.top,
+                              batch_size=args.batch_size, progress=not args.no_progress)
     document = json.dumps({"model": args.model, "images": args.images, "split": args.split, **report.to_dict()},
                           ensure_ascii=False, indent=2)
     if args.out:

@@ -9,7 +9,9 @@ with `save_to_disk` (with `--split` for a DatasetDict) or `synthetic`. A re-run 
 (files: path + size + mtime; dataset rows: image_id or row + a hash of the image bytes) and drops what is gone;
 an interrupted run keeps every finished batch. Images that cannot be read are listed with their error and
 skipped. The index folder holds the embeddings (.npy), the metadata (Parquet), a FAISS index (exact inner product
-up to --exact-max vectors, IVF-Flat with tuned nprobe above) and manifest.json; see rs_retrieval/search/store.py.
+up to --exact-max vectors, IVF-Flat with tuned nprobe above) and manifest.json with each file's SHA-256; see
+rs_retrieval/search/store.py. The existing index is verified before anything of it is reused; a damaged one is
+reported, and `--rebuild` embeds everything again. Weights load from safetensors only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+from rs_retrieval.errors import command
+from rs_retrieval.search.arguments import index_output_folder, positive_int
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,13 +34,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--split", default=None, help="split of a saved DatasetDict")
     parser.add_argument("--image-column", default=None, help="dataset column with the images (default: the first Image)")
     parser.add_argument("--out", required=True, help="the index folder (created, or resumed when it exists)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--index", choices=KINDS, default="auto",
                         help="auto: exact up to --exact-max vectors, IVF-Flat above; or force one")
-    parser.add_argument("--exact-max", type=int, default=EXACT_SEARCH_MAX_VECTORS,
+    parser.add_argument("--exact-max", type=positive_int, default=EXACT_SEARCH_MAX_VECTORS,
                         help="largest gallery indexed exactly by 'auto' (default %(default)s)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="ignore the index already in --out (damaged, or of another model) and embed everything")
     parser.add_argument("--trust-remote-code", action="store_true", help="load with the checkpoint's own code")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
     return parser.parse_args(argv)
 
 
@@ -66,26 +74,24 @@ def print_summary(report: Any) -> None:
             print(f"  {failure.error}" if where in failure.error else f"  {where}: {failure.error}")
 
 
+@command("rs-retrieval index")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from transformers import AutoModel, AutoProcessor
-
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
+    from rs_retrieval.checkpoints import load_model, load_processor
     from rs_retrieval.hub_scripts.evaluate import code_version
-    from rs_retrieval.search import SearchError, build_index, open_gallery
+    from rs_retrieval.search import build_index, open_gallery
     from rs_retrieval.search.indexing import distributed_state
+    from rs_retrieval.search.store import MANIFEST, PARTS
 
+    out = index_output_folder(args.out, MANIFEST, PARTS)
     state = distributed_state()
-    try:
-        gallery = open_gallery(args.images, split=args.split, image_column=args.image_column)
-        model = AutoModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code).eval().to(state.device)
-        processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-        report = build_index(model, processor, gallery, args.out, model_name=model_reference(args.model),
-                             batch_size=args.batch_size, kind=args.index, exact_threshold=args.exact_max,
-                             progress=not args.no_progress, code_version=code_version())
-    except (SearchError, OSError) as error:
-        print(f"rs-retrieval index: error: {error}", file=sys.stderr)
-        return 2
+    gallery = open_gallery(args.images, split=args.split, image_column=args.image_column)
+    model = load_model(args.model, trust_remote_code=args.trust_remote_code).to(state.device)
+    processor = load_processor(args.model, trust_remote_code=args.trust_remote_code)
+    report = build_index(model, processor, gallery, out, model_name=model_reference(args.model),
+                         batch_size=args.batch_size, kind=args.index, exact_threshold=args.exact_max,
+                         progress=not args.no_progress, code_version=code_version(), rebuild=args.rebuild)
     if report.merged:
         print_summary(report)
     return 0

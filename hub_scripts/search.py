@@ -7,7 +7,9 @@
 The checkpoint named in the index manifest embeds the query (`--model` overrides it: a moved checkpoint, or the
 same weights under another name); text goes through the same processor as in training, so Arabic is normalised
 the same way. Prints a table, or with `--json` exactly {"query": ..., "results": [{"path", "score", ...}]}.
-`--grid` also draws the results as a picture.
+`--grid` also draws the results as a picture, from the gallery recorded in the index (`--gallery` names another
+folder or saved dataset: a moved gallery, or an index of loose images). The index folder is verified before it is
+used; a damaged one is an error that says to rebuild it. Weights load from safetensors only.
 """
 
 from __future__ import annotations
@@ -18,25 +20,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rs_retrieval.errors import command
+from rs_retrieval.search.arguments import bounded_int, input_file, output_file, positive_int, text_with_words
+
+#: Tiles of --grid are at most this many pixels a side (a grid of 20 such tiles is about 100 MB of pixels).
+MAX_TILE = 1024
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", required=True, help="the index folder")
     query = parser.add_mutually_exclusive_group(required=True)
-    query.add_argument("--text", help="an English or Arabic query")
+    query.add_argument("--text", type=text_with_words, help="an English or Arabic query")
     query.add_argument("--image", help="an image file: find similar images")
-    parser.add_argument("-k", type=int, default=10, help="number of results (default %(default)s)")
+    parser.add_argument("-k", type=positive_int, default=10, help="number of results (default %(default)s)")
     parser.add_argument("--model", default=None, help="checkpoint to embed the query (default: the index's)")
     parser.add_argument("--trust-remote-code", action="store_true", help="load with the checkpoint's own code")
     parser.add_argument("--grid", default=None, help="also write the results as a picture (PNG)")
-    parser.add_argument("--tile", type=int, default=160, help="tile size of --grid in pixels")
+    parser.add_argument("--gallery", default=None,
+                        help="where --grid reads the result images (default: the gallery recorded in the index)")
+    parser.add_argument("--tile", type=bounded_int(16, MAX_TILE), default=160, help="tile size of --grid in pixels")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    if args.k <= 0:
-        parser.error(f"-k must be positive, got {args.k}")
-    if args.text is not None and not args.text.strip():
-        parser.error("--text is empty")
-    return args
+    parser.add_argument("--debug", action="store_true", help="show a traceback for errors")
+    return parser.parse_args(argv)
 
 
 def result_record(result: Any) -> dict[str, Any]:
@@ -58,37 +64,44 @@ def print_table(query: str, results: list[Any], index: Any) -> None:
 
 
 def write_grid(path: str, query: str, results: list[Any], index: Any, tile: int) -> Path:
-    """The results as a grid picture, drawn by rs_retrieval.explain.grid (unreadable files become grey tiles)."""
+    """The results as a grid picture, drawn by rs_retrieval.explain.grid; images that cannot be read (or are
+    outside the gallery) become grey tiles, and the first reason is printed once."""
     from PIL import Image
 
     from rs_retrieval.explain.grid import RankedImage, save_retrieval_grid
     from rs_retrieval.search import SearchError
 
     images: dict[int, Any] = {}
+    problems: list[str] = []
     for result in results:
         try:
             images[result.row] = index.load_image(result.row)
-        except (SearchError, ValueError, OSError):
+        except (SearchError, ValueError, OSError) as error:
             images[result.row] = Image.new("RGB", (tile, tile), (128, 128, 128))
+            problems.append(str(error))
+    if problems:
+        print(f"note: {len(problems)} result image(s) drawn grey: {problems[0]}", file=sys.stderr)
     labels = {r.row: str(r.metadata.get("label") or Path(r.path or f"row {r.row}").name) for r in results}
     ranking = [RankedImage(r.rank, r.row, r.score, False) for r in results]
     subtitle = f"top {len(results)} of {len(index)} images ({index.plan['kind']})"
     return save_retrieval_grid(path, images, ranking, query, labels=labels, tile=tile, subtitle=subtitle)
 
 
+@command("rs-retrieval search")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rs_retrieval.search import RetrievalIndex, SearchError
+    from rs_retrieval.search import RetrievalIndex
 
-    try:
-        index = RetrievalIndex.load(args.index, model=args.model, trust_remote_code=args.trust_remote_code)
-        if args.text is not None:
-            query, results = args.text, index.search_text(args.text, k=args.k)
-        else:
-            query, results = args.image, index.search_image(args.image, k=args.k)
-    except SearchError as error:
-        print(f"rs-retrieval search: error: {error}", file=sys.stderr)
-        return 2
+    if args.image is not None:
+        input_file(args.image, "--image")
+    if args.grid:
+        output_file(args.grid, "--grid")
+    index = RetrievalIndex.load(args.index, model=args.model, trust_remote_code=args.trust_remote_code,
+                                gallery_root=args.gallery)
+    if args.text is not None:
+        query, results = args.text, index.search_text(args.text, k=args.k)
+    else:
+        query, results = args.image, index.search_image(args.image, k=args.k)
     if args.json:
         print(json.dumps({"query": query, "results": [result_record(r) for r in results]}, ensure_ascii=False,
                          indent=2))

@@ -114,7 +114,7 @@ def test_search_names_what_is_wrong(built_index, capsys, tmp_path, tiny_tokenize
     code, _, err = run_search(capsys, "--index", str(tmp_path / "nowhere"), "--text", "river")
     assert code == 2 and "no such index folder" in err
     code, _, err = run_search(capsys, "--index", str(built_index), "--image", str(tmp_path / "missing.png"))
-    assert code == 2 and "missing.png: file not found" in err
+    assert code == 2 and "missing.png: no such file" in err
 
     from tiny_models import IMAGE_SIZE, tiny_config
 

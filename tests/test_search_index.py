@@ -408,7 +408,9 @@ def test_retrieval_index_add_save_and_load_round_trip(model_and_processor, check
     query = "three airplanes parked next to the runway"
     assert [(r.row, r.path) for r in loaded.search_text(query, k=5)] == [(r.row, r.path) for r in
                                                                           index.search_text(query, k=5)]
-    assert loaded.load_image(0).size == (32, 32)
+    with pytest.raises(SearchError, match="gallery_root"):
+        loaded.load_image(0)  # loose and folder images mixed: paths from the folder are read only where confirmed
+    assert RetrievalIndex.load(tmp_path / "saved", gallery_root=folder).load_image(0).size == (32, 32)
 
 
 def test_retrieval_index_refuses_bad_queries_and_a_model_of_another_dimension(

@@ -24,7 +24,7 @@ import pyarrow as pa
 from PIL import Image
 
 from ..processing.image_conversion import ImageConversionError, pil_to_rgb
-from .errors import SearchError
+from .errors import SearchInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 
@@ -82,7 +82,7 @@ class FolderGallery(Gallery):
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
-            raise SearchError(f"{root}: no such folder")
+            raise SearchInputError(f"{root}: no such folder")
 
     def _list_items(self) -> list[GalleryItem]:
         relative: list[str] = []
@@ -135,11 +135,11 @@ class DatasetGallery(Gallery):
         images = [name for name, feature in dataset.features.items() if isinstance(feature, ImageFeature)]
         if image_column is None:
             if not images:
-                raise SearchError(f"the dataset has no image column (an Image feature); its columns are "
+                raise SearchInputError(f"the dataset has no image column (an Image feature); its columns are "
                                   f"{dataset.column_names}")
             image_column = images[0]
         elif image_column not in dataset.column_names:
-            raise SearchError(f"image column {image_column!r} not in the dataset; its columns are "
+            raise SearchInputError(f"image column {image_column!r} not in the dataset; its columns are "
                               f"{dataset.column_names}")
         self.image_column = image_column
         # Undecoded access: bytes to hash and decode ourselves, so one broken row is one failure, not a crash.
@@ -222,7 +222,7 @@ class SequenceGallery(Gallery):
     def __init__(self, images: Sequence[Any], metadata: Sequence[Mapping[str, Any]] | None = None,
                  first_key: int = 0) -> None:
         if metadata is not None and len(metadata) != len(images):
-            raise SearchError(f"{len(metadata)} metadata rows for {len(images)} images")
+            raise SearchInputError(f"{len(metadata)} metadata rows for {len(images)} images")
         self.images = images
         self.extra = metadata
         self.first_key = first_key
@@ -260,7 +260,7 @@ def _is_saved_dataset(path: Path) -> bool:
 def open_gallery(source: str | os.PathLike, split: str | None = None, image_column: str | None = None) -> Gallery:
     """A folder of images, a dataset saved with `save_to_disk` (pick `split` of a DatasetDict) or `"synthetic"`.
 
-    Raises `SearchError` naming the problem: no such path, a file instead of a folder, an unknown split, no images.
+    Raises `SearchInputError` naming the problem: no such path, a file instead of a folder, an unknown split, no images.
     """
     text = os.fspath(source)
     if text == "synthetic" or (Path(text).is_dir() and _is_saved_dataset(Path(text))):
@@ -273,15 +273,15 @@ def open_gallery(source: str | os.PathLike, split: str | None = None, image_colu
     else:
         path = Path(text)
         if not path.exists():
-            raise SearchError(f"{text}: no such folder")
+            raise SearchInputError(f"{text}: no such folder")
         if not path.is_dir():
-            raise SearchError(f"{text}: is a file; give a folder of images or a dataset saved with save_to_disk")
+            raise SearchInputError(f"{text}: is a file; give a folder of images or a dataset saved with save_to_disk")
         if split is not None:
-            raise SearchError(f"--split {split}: {text} is a plain folder of images, not a saved dataset")
+            raise SearchInputError(f"--split {split}: {text} is a plain folder of images, not a saved dataset")
         gallery = FolderGallery(path)
     if len(gallery) == 0:
         looked_for = "" if isinstance(gallery, DatasetGallery) else f" (looked for {', '.join(IMAGE_SUFFIXES)})"
-        raise SearchError(f"{text}: the gallery is empty: no images{looked_for}")
+        raise SearchInputError(f"{text}: the gallery is empty: no images{looked_for}")
     return gallery
 
 
@@ -294,10 +294,10 @@ def _pick_split(data: Any, split: str | None, name: str) -> Any:
         return data
     if split is None:
         if len(data) != 1:
-            raise SearchError(f"{name} has splits {sorted(data)}; choose one with --split")
+            raise SearchInputError(f"{name} has splits {sorted(data)}; choose one with --split")
         return data[next(iter(data))]
     if split not in data:
-        raise SearchError(f"{name} has no split {split!r}; it has {sorted(data)}")
+        raise SearchInputError(f"{name} has no split {split!r}; it has {sorted(data)}")
     return data[split]
 
 

@@ -11,7 +11,9 @@
    the parts it consumed. Nothing is deleted before the commit, so a crash anywhere loses no finished batch.
 
 Changed items get a new fingerprint and are re-embedded; items gone from the gallery drop out at the merge;
-images that fail to load are reported with their error, and tried again once they change.
+images that fail to load are reported with their error, and tried again once they change. The committed index is
+verified before anything of it is reused (store.open_index) and the merged vectors before they are committed, so a
+damaged index is reported, never carried into the next one; `rebuild=True` ignores it and embeds everything again.
 """
 
 from __future__ import annotations
@@ -86,10 +88,10 @@ def _part_files(index_dir: Path) -> list[Path]:
     return sorted((index_dir / PARTS).glob(f"{PART_PREFIX}*.parquet"))
 
 
-def _check_compatible(index_dir: Path, fingerprint: str, dimension: int) -> None:
-    """Refuse to mix vectors of two models in one folder (the committed index and any part files)."""
+def _check_compatible(index_dir: Path, fingerprint: str, dimension: int, rebuild: bool = False) -> None:
+    """Refuse to mix vectors of two models in one folder (the committed index, unless rebuilt, and any part files)."""
     sources: list[tuple[str, str, int, str | None]] = []
-    if has_index(index_dir):
+    if has_index(index_dir) and not rebuild:
         manifest = read_manifest(index_dir)
         sources.append(("the index", manifest.model_fingerprint, manifest.dimension, manifest.model))
     for part in _part_files(index_dir):
@@ -105,11 +107,11 @@ def _check_compatible(index_dir: Path, fingerprint: str, dimension: int) -> None
                               f"{other_fingerprint[:12]}); index into a new folder, or delete this one to rebuild")
 
 
-def _done(index_dir: Path) -> set[tuple[str, str]]:
+def _done(index_dir: Path, rebuild: bool = False) -> set[tuple[str, str]]:
     """(key, fingerprint) pairs that need no embedding: they have a vector, or failed in the committed index and
     have not changed since."""
     done: set[tuple[str, str]] = set()
-    if has_index(index_dir):
+    if has_index(index_dir) and not rebuild:
         stored = open_index(index_dir)
         table = stored.metadata.select(["key", "fingerprint"])
         done.update(zip(table["key"].to_pylist(), table["fingerprint"].to_pylist()))
@@ -157,14 +159,14 @@ def _part_vectors(table: pa.Table, dimension: int) -> np.ndarray:
 
 def embed_shard(model: torch.nn.Module, processor: Any, gallery: Gallery, index_dir: Path, rank: int,
                 world_size: int, fingerprint: str, batch_size: int, model_name: str | None, progress: bool,
-                after_part: Callable[[int], None] | None = None) -> int:
+                after_part: Callable[[int], None] | None = None, rebuild: bool = False) -> int:
     """Embed this process's not-yet-embedded items into part files and write its listing; the number embedded."""
     dimension = embedding_dimension(model)
-    _check_compatible(index_dir, fingerprint, dimension)
+    _check_compatible(index_dir, fingerprint, dimension, rebuild)
     (index_dir / PARTS).mkdir(parents=True, exist_ok=True)
     mine = [item for item in gallery.items if shard_of(item.key, world_size) == rank]
     fingerprints = [gallery.safe_fingerprint(item) for item in mine]
-    done = _done(index_dir)
+    done = _done(index_dir, rebuild)
     todo = [(item, fp) for item, fp in zip(mine, fingerprints) if (item.key, fp) not in done]
     embedded = 0
     description = f"embedding (process {rank + 1}/{world_size})" if world_size > 1 else "embedding"
@@ -207,7 +209,7 @@ def _remove_listings(index_dir: Path) -> None:
 
 def merge(gallery: Gallery, index_dir: Path, world_size: int, fingerprint: str, dimension: int,
           model_name: str | None, kind: str = "auto", exact_threshold: int = EXACT_SEARCH_MAX_VECTORS,
-          code_version: dict[str, Any] | None = None) -> IndexingReport:
+          code_version: dict[str, Any] | None = None, rebuild: bool = False) -> IndexingReport:
     """Build and commit the index of every listed item that has a vector; report what was new, kept, removed, failed.
 
     When nothing changed (no part files, the same items in the same order, the same kind of index asked for),
@@ -220,7 +222,7 @@ def merge(gallery: Gallery, index_dir: Path, world_size: int, fingerprint: str, 
 
     # Where each (key, fingerprint) has a vector: source 0 is the committed index, 1.. the part files. Errors of
     # unchanged images that failed before are carried over: they are not retried until the file changes.
-    previous = open_index(index_dir) if has_index(index_dir) else None
+    previous = open_index(index_dir) if has_index(index_dir) and not rebuild else None
     parts = _part_files(index_dir)
     found: dict[tuple[str, str], tuple[int, int]] = {}
     errors: dict[tuple[str, str], str] = {}
@@ -282,10 +284,10 @@ def merge(gallery: Gallery, index_dir: Path, world_size: int, fingerprint: str, 
                          "fingerprint": pa.array([fingerprints[row] for row in kept], pa.string()),
                          **{name: metadata[name] for name in metadata.column_names}})
     faiss_index, plan = build_faiss_index(vectors, kind, exact_threshold)
-    write_build_files(build, None, metadata, faiss_index, report.failures)
+    files = write_build_files(build, None, metadata, faiss_index, report.failures)
     manifest = IndexManifest(model=model_name, model_fingerprint=fingerprint, dimension=dimension, count=len(kept),
                              index=plan.to_dict(), gallery=gallery.describe(), build=build.name,
-                             failures=len(report.failures), code_version=code_version or _code_version())
+                             failures=len(report.failures), code_version=code_version or _code_version(), files=files)
     del vectors
     commit(index_dir, manifest)
     for path in parts:
@@ -310,12 +312,13 @@ def build_index(model: torch.nn.Module, processor: Any, gallery: Gallery, index_
                 model_name: str | None = None, batch_size: int = 64, kind: str = "auto",
                 exact_threshold: int = EXACT_SEARCH_MAX_VECTORS, progress: bool = False, distributed: bool = True,
                 after_part: Callable[[int], None] | None = None,
-                code_version: dict[str, Any] | None = None) -> IndexingReport:
+                code_version: dict[str, Any] | None = None, rebuild: bool = False) -> IndexingReport:
     """Index `gallery` into `index_dir`, resuming whatever an earlier run of this model left there.
 
     Under torchrun / accelerate launch (`distributed=True`), each process embeds its shard and the main process
     merges; the others return a report with `merged=False`. `after_part(n)` is called after the n-th part file of
-    this process is on disk (progress hooks; tests raise there to simulate a crash).
+    this process is on disk (progress hooks; tests raise there to simulate a crash). `rebuild=True` ignores the
+    committed index (damaged, or of another model) and replaces it when the new one is committed.
     """
     index_dir = Path(index_dir)
     choose_kind(len(gallery), kind, exact_threshold)  # a bad kind fails before any work
@@ -323,13 +326,13 @@ def build_index(model: torch.nn.Module, processor: Any, gallery: Gallery, index_
     rank, world_size = (state.process_index, state.num_processes) if state is not None else (0, 1)
     fingerprint = model_fingerprint(model, processor)
     embedded = embed_shard(model, processor, gallery, index_dir, rank, world_size, fingerprint, batch_size,
-                           model_name, progress, after_part)
+                           model_name, progress, after_part, rebuild)
     if state is not None:
         state.wait_for_everyone()
     if rank != 0:
         return IndexingReport(index_dir, total=len(gallery), embedded=embedded)
     return merge(gallery, index_dir, world_size, fingerprint, embedding_dimension(model), model_name, kind,
-                 exact_threshold, code_version)
+                 exact_threshold, code_version, rebuild)
 
 
 __all__ = ["IndexingReport", "build_index", "distributed_state", "embed_shard", "merge", "shard_of"]

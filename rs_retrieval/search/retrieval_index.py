@@ -7,10 +7,15 @@ Needs nothing but a dual encoder and its processor::
     index.search_text("طائرات متوقفة بجانب المدرج", k=10)   # -> list[SearchResult], best first
     index.search_image("query_tile.tif", k=5)
     index.save("my_index");  RetrievalIndex.load("my_index")     # the model is reloaded from the manifest
+    RetrievalIndex.load("my_index", gallery_root="tiles/")         # pictures (`load_image`) from a moved gallery
 
 `images` may also be a folder (recursive), a saved dataset folder or a `datasets.Dataset`. Folders saved by
 `save` have the layout of `rs-retrieval index`, so either can be loaded by the other. Scores are cosine
 similarities (inner products of L2-normalised vectors).
+
+A loaded index reads its files only inside its folder (store.py checks them), and result pictures only inside
+one gallery root: the folder or saved dataset recorded when it was built, or the `gallery_root` the caller
+names (needed for an index of loose images, whose paths could point anywhere).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from ..checkpoints import load_model, load_processor
 from ..embedding import embed_images, embed_texts, unwrap
 from ..processing.image_conversion import ImageConversionError, to_rgb_image
+from ..processing.text_normalization import has_words
 from .embedder import embed_items, embedding_dimension, model_fingerprint
-from .errors import SearchError
+from .errors import SearchError, SearchInputError
 from .faiss_index import EXACT_SEARCH_MAX_VECTORS, FLAT, IVF, build_faiss_index, choose_kind
 from .gallery import DatasetGallery, Gallery, GalleryItem, SequenceGallery, open_gallery
 from .store import Failure, IndexManifest, commit, new_build_dir, open_index, write_build_files
@@ -96,7 +103,8 @@ class RetrievalIndex:
 
     def __init__(self, model: torch.nn.Module, processor: Any, embeddings: np.ndarray, metadata: pa.Table,
                  faiss_index: Any, plan: Mapping[str, Any], *, model_name: str | None = None,
-                 gallery: Mapping[str, Any] | None = None, failures: Sequence[Failure] = ()) -> None:
+                 gallery: Mapping[str, Any] | None = None, failures: Sequence[Failure] = (),
+                 gallery_root: str | os.PathLike | None = None, own_paths: bool = True) -> None:
         if len(embeddings) != metadata.num_rows or faiss_index.ntotal != len(embeddings):
             raise SearchError(f"{len(embeddings)} vectors, {metadata.num_rows} metadata rows and "
                               f"{faiss_index.ntotal} indexed vectors must agree")
@@ -109,6 +117,8 @@ class RetrievalIndex:
         self.model_name = model_name
         self.gallery = dict(gallery or {"kind": "images"})
         self.failures = list(failures)
+        self.gallery_root = Path(gallery_root).resolve() if gallery_root is not None else None
+        self._own_paths = own_paths  # paths given in this process, not read from a folder that may be foreign
         self._dataset_gallery: DatasetGallery | None = None
         _check_dimension(self.model, self.dimension, self.model_name)
 
@@ -160,24 +170,27 @@ class RetrievalIndex:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         build = new_build_dir(directory)
-        write_build_files(build, np.asarray(self.embeddings), self.metadata, self.faiss_index, self.failures)
+        files = write_build_files(build, np.asarray(self.embeddings), self.metadata, self.faiss_index, self.failures)
         import rs_retrieval
 
         commit(directory, IndexManifest(
             model=self.model_name, model_fingerprint=model_fingerprint(self.model, self.processor),
             dimension=self.dimension, count=len(self), index=self.plan, gallery=self.gallery, build=build.name,
-            failures=len(self.failures), code_version={"rs_retrieval": rs_retrieval.__version__}))
+            failures=len(self.failures), code_version={"rs_retrieval": rs_retrieval.__version__}, files=files))
         return directory
 
     @classmethod
     def load(cls, directory: str | os.PathLike, model: torch.nn.Module | str | None = None, processor: Any = None,
-             *, trust_remote_code: bool = False) -> RetrievalIndex:
-        """Open an index folder; the model (and processor) default to the checkpoint named in its manifest.
+             *, trust_remote_code: bool = False, gallery_root: str | os.PathLike | None = None) -> RetrievalIndex:
+        """Open and verify an index folder; the model (and processor) default to the checkpoint named in its
+        manifest, loaded from safetensors only.
 
-        A model of another dimension is refused; a model with other weights is accepted with a warning (its
-        query vectors will not match the stored ones).
+        A damaged folder raises `DamagedIndexError`; a model of another dimension is refused; a model with other
+        weights is accepted with a warning (its query vectors will not match the stored ones). `gallery_root`
+        names where result pictures are read (instead of the gallery recorded in the manifest).
         """
         stored = open_index(directory)
+        faiss_index = stored.read_faiss()  # before any model is loaded: a damaged index fails fast
         manifest = stored.manifest
         source = model if isinstance(model, (str, os.PathLike)) else manifest.model
         if model is None or isinstance(model, (str, os.PathLike)):
@@ -189,8 +202,9 @@ class RetrievalIndex:
         if model_fingerprint(model, processor) != manifest.model_fingerprint:
             warnings.warn(f"{directory}: built with {manifest.model}; the model given now has other weights or image "
                           "preprocessing, so its query vectors may not match the stored ones", stacklevel=2)
-        return cls(model, processor, stored.embeddings, stored.metadata, stored.read_faiss(), manifest.index,
-                   model_name=model_name, gallery=manifest.gallery, failures=stored.failures)
+        return cls(model, processor, stored.embeddings, stored.metadata, faiss_index, manifest.index,
+                   model_name=model_name, gallery=manifest.gallery, failures=stored.failures,
+                   gallery_root=gallery_root, own_paths=False)
 
     # -- queries ---------------------------------------------------------------------------------------------------
 
@@ -203,8 +217,9 @@ class RetrievalIndex:
 
     def search_text(self, query: str, k: int = 10) -> list[SearchResult]:
         """The `k` best images for an English or Arabic query (normalised by the processor, as in training)."""
-        if not query or not query.strip():
-            raise SearchError("the text query is empty")
+        if not isinstance(query, str) or not has_words(query, getattr(self.processor, "text_normalizer", None)):
+            raise SearchInputError(f"the text query {query!r} is empty: it has no letter or digit once normalised "
+                                   "(only diacritics, tatweel, invisible characters or punctuation)")
         with torch.inference_mode():
             vector = embed_texts(self.model, self.processor, [query]).numpy()
         return self.search_vectors(vector, k)[0]
@@ -215,13 +230,13 @@ class RetrievalIndex:
             with torch.inference_mode():
                 vector = embed_images(self.model, self.processor, [image]).numpy()
         except ImageConversionError as error:
-            raise SearchError(f"query image: {error}") from error
+            raise SearchInputError(f"query image: {error}") from error
         return self.search_vectors(vector, k)[0]
 
     def search_vectors(self, vectors: np.ndarray, k: int = 10) -> list[list[SearchResult]]:
         """Results for each row of a Q x D array of L2-normalised query vectors."""
         if k <= 0:
-            raise SearchError(f"k must be positive, got {k}")
+            raise SearchInputError(f"k must be positive, got {k}")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         scores, ids = self.faiss_index.search(vectors, min(k, len(self)))
         rows = sorted({int(i) for i in ids.reshape(-1) if i >= 0})
@@ -239,47 +254,64 @@ class RetrievalIndex:
         return results
 
     def load_image(self, row: int) -> Any:
-        """The RGB image of an indexed row (from its file, or from the dataset split it was indexed from)."""
+        """The RGB image of an indexed row, read only inside the gallery root (see the module docstring)."""
         record = self.metadata.slice(row, 1).to_pylist()[0]
         if self.gallery.get("kind") == "dataset":
-            if self._dataset_gallery is None:
-                gallery = open_gallery(self.gallery["source"], split=self.gallery.get("split"),
-                                       image_column=self.gallery.get("image_column"))
-                assert isinstance(gallery, DatasetGallery)
-                self._dataset_gallery = gallery
-            return to_rgb_image(self._dataset_gallery.load(GalleryItem(int(record["row"]), record["key"])))
-        if record.get("path") and Path(record["path"]).exists():
-            return to_rgb_image(record["path"])
-        raise SearchError(f"row {row}: no image file to show ({record.get('path')!r})")
+            return to_rgb_image(self._dataset().load(GalleryItem(int(record["row"]), record["key"])))
+        path = self._image_path(record)
+        if not path.is_file():
+            raise SearchError(f"row {row}: no image file to show ({path})")
+        return to_rgb_image(str(path))
+
+    def _dataset(self) -> DatasetGallery:
+        if self._dataset_gallery is None:
+            source = self.gallery_root or self.gallery.get("source")
+            if source is None:
+                raise SearchInputError("the index was built from a dataset in memory; name its saved folder with "
+                                       "gallery_root= (--gallery) to read its images")
+            gallery = open_gallery(source, split=self.gallery.get("split"),
+                                   image_column=self.gallery.get("image_column"))
+            if not isinstance(gallery, DatasetGallery):
+                raise SearchInputError(f"{source}: not a saved dataset, but the index was built from one")
+            self._dataset_gallery = gallery
+        return self._dataset_gallery
+
+    def _image_path(self, record: Mapping[str, Any]) -> Path:
+        """A folder gallery's row is `root / key`; a loose image's recorded path is read only inside `gallery_root`
+        (or when this process gave it)."""
+        if self.gallery.get("kind") == "folder":
+            root = self.gallery_root or Path(self.gallery["root"]).resolve()
+            path = root / record["key"]
+        elif self.gallery_root is not None:
+            root, path = self.gallery_root, Path(record.get("path") or "")
+        elif self._own_paths and record.get("path"):
+            return Path(record["path"])
+        else:
+            raise SearchInputError("this index holds loose images whose paths came with the index folder; name the "
+                                   "folder that holds them with gallery_root= (--gallery) to read them")
+        resolved = (root / path).resolve()
+        if not resolved.is_relative_to(root):
+            raise SearchInputError(f"{resolved} is outside the gallery {root}; not read")
+        return resolved
 
 
 def _check_dimension(model: torch.nn.Module, dimension: int, built_with: str | None) -> None:
     model_dimension = embedding_dimension(model)
     if model_dimension != dimension:
-        raise SearchError(f"dimension mismatch: the model embeds into {model_dimension} dimensions, the index holds "
-                          f"{dimension}-dimensional vectors (built with {built_with})")
+        raise SearchInputError(f"dimension mismatch: the model embeds into {model_dimension} dimensions, the index "
+                               f"holds {dimension}-dimensional vectors (built with {built_with})")
 
 
 def _load_model(source: str | os.PathLike | None, directory: Any, trust_remote_code: bool) -> torch.nn.Module:
-    from transformers import AutoModel
-
     if source is None:
-        raise SearchError(f"{directory}: the manifest names no model; pass one (--model)")
-    try:
-        return AutoModel.from_pretrained(str(source), trust_remote_code=trust_remote_code).eval()
-    except (OSError, ValueError) as error:
-        raise SearchError(f"cannot load the model {source} ({error}); pass another with --model") from error
+        raise SearchInputError(f"{directory}: the manifest names no model; pass one (--model)")
+    return load_model(source, trust_remote_code=trust_remote_code)
 
 
 def _load_processor(source: str | os.PathLike | None, directory: Any, trust_remote_code: bool) -> Any:
-    from transformers import AutoProcessor
-
     if source is None:
-        raise SearchError(f"{directory}: the manifest names no model; pass a model and its processor")
-    try:
-        return AutoProcessor.from_pretrained(str(source), trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as error:
-        raise SearchError(f"cannot load the processor of {source} ({error})") from error
+        raise SearchInputError(f"{directory}: the manifest names no model; pass a model and its processor")
+    return load_processor(source, trust_remote_code=trust_remote_code)
 
 
 __all__ = ["RetrievalIndex", "SearchResult", "as_gallery", "embed_gallery"]

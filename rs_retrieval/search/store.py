@@ -10,13 +10,16 @@
       parts/                       batches embedded since the last commit (see indexing.py)
 
 A build is written completely into a fresh folder before the manifest names it, so a reader (or a crash) sees
-either the old index or the new one, never a mixture; older build folders are removed after the commit.
+either the old index or the new one, never a mixture; older build folders are removed after the commit. The
+manifest records each data file's size and SHA-256, and every open checks them and the files' structure
+(integrity.py): a damaged index is an error that says to rebuild, never a wrong answer.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import uuid
 from collections.abc import Callable
@@ -29,7 +32,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import SearchError
+from .errors import SearchError, SearchInputError
+from .faiss_index import FLAT, IVF
+from .integrity import DamagedIndexError, check_file, contained, file_record, manifest_problem, row_problem
 
 FORMAT = "rs_retrieval.search/1"
 MANIFEST = "manifest.json"
@@ -39,6 +44,9 @@ EMBEDDINGS = "embeddings.npy"
 METADATA = "metadata.parquet"
 FAISS_INDEX = "index.faiss"
 FAILURES = "failures.json"
+DATA_FILES = (EMBEDDINGS, METADATA, FAISS_INDEX, FAILURES)
+#: Metadata columns every index has, with their types.
+REQUIRED_COLUMNS = {"key": pa.string(), "fingerprint": pa.string(), "path": pa.string()}
 
 
 @dataclass(frozen=True)
@@ -66,23 +74,25 @@ class IndexManifest:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     code_version: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
+    files: dict[str, dict[str, Any]] | None = None  # name -> {size, sha256}; None in manifests older than checksums
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str, where: str) -> IndexManifest:
+        """The manifest in `text`; `DamagedIndexError` for anything but a complete manifest of this format."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise SearchError(f"{where}: not valid JSON ({error})") from error
-        if data.get("format") != FORMAT:
-            raise SearchError(f"{where}: format {data.get('format')!r}, expected {FORMAT!r}")
+            raise DamagedIndexError(where, f"not valid JSON: {error}") from error
+        if isinstance(data, dict) and data.get("format") != FORMAT:
+            raise DamagedIndexError(where, f"format {data.get('format')!r}, expected {FORMAT!r}")
+        problem = manifest_problem(data, DATA_FILES, (FLAT, IVF))
+        if problem:
+            raise DamagedIndexError(where, problem)
         known = cls.__dataclass_fields__
-        try:
-            return cls(**{key: value for key, value in data.items() if key in known})
-        except TypeError as error:
-            raise SearchError(f"{where}: incomplete manifest ({error})") from error
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 def fsync_path(path: Path) -> None:
@@ -122,19 +132,25 @@ def new_build_dir(index_dir: Path) -> Path:
 
 
 def write_build_files(build: Path, embeddings: np.ndarray | None, metadata: pa.Table, faiss_index: Any,
-                      failures: list[Failure]) -> None:
-    """Write the files of a build (embeddings may already be there, filled through a memory map) and flush them."""
+                      failures: list[Failure]) -> dict[str, dict[str, Any]]:
+    """Write the files of a build (embeddings may already be there, filled through a memory map), flush them and
+    return their checksum records for the manifest. Rows that are not finite unit vectors are refused here, so
+    garbage never gets a checksum."""
     import faiss
 
     if embeddings is not None:
         np.save(build / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32))
+    problem = row_problem(np.load(build / EMBEDDINGS, mmap_mode="r"))
+    if problem:
+        raise SearchError(f"the model's vectors are not fit to index ({problem}); nothing was committed")
     pq.write_table(metadata, build / METADATA)
     faiss.write_index(faiss_index, str(build / FAISS_INDEX))
     (build / FAILURES).write_text(json.dumps([asdict(f) for f in failures], indent=2, ensure_ascii=False),
                                   encoding="utf-8")
-    for name in (EMBEDDINGS, METADATA, FAISS_INDEX, FAILURES):
+    for name in DATA_FILES:
         fsync_path(build / name)
     fsync_path(build)
+    return {name: file_record(build / name) for name in DATA_FILES}
 
 
 def commit(index_dir: Path, manifest: IndexManifest) -> None:
@@ -147,14 +163,21 @@ def commit(index_dir: Path, manifest: IndexManifest) -> None:
 
 
 def read_manifest(index_dir: str | os.PathLike) -> IndexManifest:
-    """The committed manifest; `SearchError` when the folder is missing or holds no index."""
+    """The committed manifest; `SearchInputError` when the folder is missing or holds no index."""
     index_dir = Path(index_dir)
+    if index_dir.exists() and not index_dir.is_dir():
+        raise SearchInputError(f"{index_dir}: is a file, not an index folder")
     if not index_dir.is_dir():
-        raise SearchError(f"{index_dir}: no such index folder")
+        raise SearchInputError(f"{index_dir}: no such index folder")
     path = index_dir / MANIFEST
     if not path.exists():
-        raise SearchError(f"{index_dir}: not an index (no {MANIFEST}); build one with `rs-retrieval index`")
-    return IndexManifest.from_json(path.read_text(encoding="utf-8"), str(path))
+        raise SearchInputError(f"{index_dir}: not an index (no {MANIFEST}); build one with `rs-retrieval index`")
+    contained(index_dir.resolve(), path, MANIFEST)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DamagedIndexError(path, f"not UTF-8 text: {error}") from error
+    return IndexManifest.from_json(text, str(path))
 
 
 def has_index(index_dir: str | os.PathLike) -> bool:
@@ -163,46 +186,127 @@ def has_index(index_dir: str | os.PathLike) -> bool:
 
 @dataclass
 class StoredIndex:
-    """A committed build, opened: embeddings memory-mapped, metadata and failures read, FAISS index on demand."""
+    """A committed build, opened and checked: embeddings memory-mapped, metadata and failures read, FAISS on demand."""
 
     directory: Path
     manifest: IndexManifest
     embeddings: np.ndarray
     metadata: pa.Table
     failures: list[Failure]
+    paths: dict[str, Path] = field(default_factory=dict)
 
     def read_faiss(self) -> Any:
+        """The FAISS index, checked against the manifest (kind, metric, dimension, count)."""
         import faiss
 
-        index = faiss.read_index(str(self.directory / self.manifest.build / FAISS_INDEX))
-        if index.ntotal != self.manifest.count:
-            raise SearchError(f"{self.directory}: the FAISS index holds {index.ntotal} vectors, the manifest says "
-                              f"{self.manifest.count}")
+        try:
+            index = faiss.read_index(str(self.paths[FAISS_INDEX]))
+        except RuntimeError as error:
+            raise DamagedIndexError(self.directory, f"{FAISS_INDEX} is truncated or not a FAISS index") from error
+        problem = _faiss_problem(index, self.manifest)
+        if problem:
+            raise DamagedIndexError(self.directory, f"{FAISS_INDEX}: {problem}")
         if "nprobe" in self.manifest.index:
             index.nprobe = int(self.manifest.index["nprobe"])
         return index
 
 
 def open_index(index_dir: str | os.PathLike) -> StoredIndex:
-    """Open the committed build of `index_dir`, checking that its files agree with the manifest."""
+    """Open the committed build of `index_dir` and check every file against the manifest (see integrity.py).
+
+    Raises `DamagedIndexError` (which says to rebuild) for a file that is missing, changed since the build, of
+    the wrong structure, or outside the index folder.
+    """
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
-    build = index_dir / manifest.build
-    missing = [name for name in (EMBEDDINGS, METADATA, FAISS_INDEX) if not (build / name).exists()]
+    root = index_dir.resolve()
+    build = contained(root, root / manifest.build, f"the build folder {manifest.build}")
+    if not build.is_dir():
+        raise DamagedIndexError(index_dir, f"the build folder {manifest.build} is missing")
+    paths = {name: contained(root, build / name, name) for name in DATA_FILES}
+    required = DATA_FILES if manifest.files is not None else (EMBEDDINGS, METADATA, FAISS_INDEX)
+    missing = [name for name in required if not paths[name].is_file()]
     if missing:
-        raise SearchError(f"{index_dir}: build {manifest.build} lacks {', '.join(missing)}")
-    embeddings = np.load(build / EMBEDDINGS, mmap_mode="r")
-    metadata = pq.read_table(build / METADATA)
-    if embeddings.shape != (manifest.count, manifest.dimension) or metadata.num_rows != manifest.count:
-        raise SearchError(f"{index_dir}: embeddings {embeddings.shape} and {metadata.num_rows} metadata rows do not "
-                          f"match the manifest ({manifest.count} x {manifest.dimension})")
-    failures = []
-    if (build / FAILURES).exists():
-        failures = [Failure(**f) for f in json.loads((build / FAILURES).read_text(encoding="utf-8"))]
-    return StoredIndex(index_dir, manifest, embeddings, metadata, failures)
+        raise DamagedIndexError(index_dir, f"build {manifest.build} lacks {', '.join(missing)}")
+    for name, record in (manifest.files or {}).items():
+        check_file(paths[name], record, index_dir)
+    embeddings = _read_embeddings(paths[EMBEDDINGS], manifest, index_dir)
+    metadata = _read_metadata(paths[METADATA], manifest, index_dir)
+    failures = _read_failures(paths[FAILURES], manifest, index_dir) if paths[FAILURES].is_file() else []
+    return StoredIndex(index_dir, manifest, embeddings, metadata, failures, paths)
+
+
+def _first_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300]
+
+
+def _read_embeddings(path: Path, manifest: IndexManifest, where: Path) -> np.ndarray:
+    """The N x D float32 memory map; pickles are never loaded. Without checksums, every row is checked too."""
+    try:
+        embeddings = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, EOFError, pickle.UnpicklingError) as error:
+        raise DamagedIndexError(where, f"{EMBEDDINGS} is not a readable array: {_first_line(error)}") from error
+    if not isinstance(embeddings, np.ndarray):
+        raise DamagedIndexError(where, f"{EMBEDDINGS} is an archive, not one array")
+    if embeddings.dtype != np.float32:
+        raise DamagedIndexError(where, f"{EMBEDDINGS} holds {embeddings.dtype}, not float32")
+    expected = (manifest.count, manifest.dimension)
+    if embeddings.shape != expected:
+        raise DamagedIndexError(where, f"{EMBEDDINGS} has shape {embeddings.shape}, the manifest says {expected}")
+    problem = row_problem(embeddings) if manifest.files is None else None
+    if problem:
+        raise DamagedIndexError(where, f"{EMBEDDINGS}: {problem}")
+    return embeddings
+
+
+def _read_metadata(path: Path, manifest: IndexManifest, where: Path) -> pa.Table:
+    try:
+        metadata = pq.read_table(path)
+    except (pa.ArrowException, ValueError) as error:
+        raise DamagedIndexError(where, f"{METADATA} is not readable Parquet: {_first_line(error)}") from error
+    for name, kind in REQUIRED_COLUMNS.items():
+        if name not in metadata.column_names or metadata.schema.field(name).type != kind:
+            raise DamagedIndexError(where, f"{METADATA} lacks a {kind} column {name!r}")
+    if metadata.num_rows != manifest.count:
+        raise DamagedIndexError(where, f"{METADATA} has {metadata.num_rows} rows, the manifest says {manifest.count}")
+    return metadata
+
+
+def _read_failures(path: Path, manifest: IndexManifest, where: Path) -> list[Failure]:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DamagedIndexError(where, f"{FAILURES} is not valid JSON: {error}") from error
+    if not isinstance(entries, list) or not all(_is_failure(entry) for entry in entries):
+        raise DamagedIndexError(where, f"{FAILURES} is not a list of {{key, path, error, fingerprint}} objects")
+    if len(entries) != manifest.failures:
+        raise DamagedIndexError(where, f"{FAILURES} lists {len(entries)} images, the manifest says {manifest.failures}")
+    return [Failure(**entry) for entry in entries]
+
+
+def _is_failure(entry: Any) -> bool:
+    return (isinstance(entry, dict) and set(entry) <= set(Failure.__dataclass_fields__)
+            and isinstance(entry.get("key"), str) and isinstance(entry.get("error"), str)
+            and isinstance(entry.get("path"), (str, type(None))) and isinstance(entry.get("fingerprint", ""), str))
+
+
+def _faiss_problem(index: Any, manifest: IndexManifest) -> str | None:
+    import faiss
+
+    kind = manifest.index["kind"]
+    expected_type = faiss.IndexIVFFlat if kind == IVF else faiss.IndexFlat
+    if not isinstance(index, expected_type) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        return f"a {type(index).__name__} index, the manifest says {kind} (inner product)"
+    if index.d != manifest.dimension:
+        return f"{index.d}-dimensional, the manifest says {manifest.dimension}"
+    if index.ntotal != manifest.count:
+        return f"holds {index.ntotal} vectors, the manifest says {manifest.count}"
+    return None
 
 
 __all__ = [
+    "DATA_FILES",
+    "DamagedIndexError",
     "FORMAT",
     "Failure",
     "IndexManifest",

@@ -10,6 +10,7 @@ top-5 accuracy are reported for each prompt language and for both together.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,9 @@ import numpy as np
 import torch
 
 from ..embedding import embed_texts
+from ..processing.text_normalization import has_words
 from .embedder import embed_items
-from .errors import SearchError
+from .errors import SearchError, SearchInputError
 from .gallery import DatasetGallery, Gallery
 from .store import Failure
 
@@ -36,6 +38,10 @@ ARABIC_TEMPLATES = (
     "منظر علوي يظهر {label}",
     "{label} من الأعلى",
 )
+
+
+#: The placeholders a template may use.
+TEMPLATE_FIELDS = {"label", "li_label"}
 
 
 def arabic_with_li(label: str) -> str:
@@ -55,6 +61,19 @@ class PromptSet:
     language: str
     labels: tuple[str, ...]
     templates: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        """Refuse what would embed as an empty prompt: a label with no word, a template with no label slot."""
+        empty = [label for label in self.labels if not has_words(label)]
+        if empty:
+            raise SearchInputError(f"{self.language} label(s) {empty} have no letter or digit once normalised "
+                                   "(only diacritics, tatweel, invisible characters or punctuation)")
+        if not self.labels or not self.templates:
+            raise SearchInputError(f"{self.language} prompts need at least one label and one template")
+        for template in self.templates:
+            fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            if not fields or not fields <= TEMPLATE_FIELDS:
+                raise SearchInputError(f"template {template!r} must use {{label}} or {{li_label}} and nothing else")
 
     def prompts(self, label: str) -> list[str]:
         shown = label.replace("_", " ")
@@ -127,17 +146,17 @@ def true_labels(gallery: Gallery, rows: Sequence[int], column: str | None) -> li
     if column is None:
         return None
     if not isinstance(gallery, DatasetGallery):
-        raise SearchError(f"--label-column {column}: only datasets have label columns; this gallery is a folder")
+        raise SearchInputError(f"--label-column {column}: only datasets have label columns; this gallery is a folder")
     dataset = gallery.dataset
     if column not in dataset.column_names:
-        raise SearchError(f"unknown label column {column!r}; the dataset has {dataset.column_names}")
+        raise SearchInputError(f"unknown label column {column!r}; the dataset has {dataset.column_names}")
     feature = dataset.features[column]
     values = dataset.select_columns([column]).select(rows)[column]
     names = getattr(feature, "names", None)
     if names is not None:
         return [names[v] if v is not None and v >= 0 else None for v in values]
     if getattr(feature, "dtype", None) not in ("string", "large_string"):
-        raise SearchError(f"label column {column!r} is {feature}, neither a ClassLabel nor strings")
+        raise SearchInputError(f"label column {column!r} is {feature}, neither a ClassLabel nor strings")
     return list(values)
 
 
@@ -146,7 +165,7 @@ def _targets(truths: Sequence[str | None], labels: Sequence[str]) -> np.ndarray:
     targets = np.array([position.get(normalise_label(t), -1) if t is not None else -1 for t in truths])
     if (targets < 0).all():
         classes = sorted({t for t in truths if t is not None})
-        raise SearchError(f"none of the data's classes {classes} matches a name in --labels {list(labels)}")
+        raise SearchInputError(f"none of the data's classes {classes} matches a name in --labels {list(labels)}")
     return targets
 
 

@@ -4,13 +4,19 @@
         [--private] [--revision BRANCH] [--overwrite-card] [--max-shard-size 500MB]
 
 Images are stored inside the Parquet shards, so `load_dataset("org/ucm-captions-en-ar")` gives back every split
-with its images, captions and labels. The token comes from HF_TOKEN or `hf auth login`.
+with its images, captions and labels. The token comes from HF_TOKEN or `hf auth login`; there is no token option
+(a command line is visible to every user of the machine in `ps`). The push is one commit (shards, card and the
+removal of older shards): a failure leaves the remote repo unchanged. A symbolic link in the folder, or a shard or
+card holding the token in use, stops the push. `--debug` shows the traceback of an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -25,18 +31,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@command("rs-retrieval push-dataset")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rs_retrieval.publishing import PublishError, push_dataset_folder
+    from rs_retrieval.errors import UsageError
+    from rs_retrieval.publishing import check_repo_id, push_dataset_folder, shard_size
 
-    try:
-        result = push_dataset_folder(args.dataset, args.repo_id, private=args.private or None,
-                                     revision=args.revision, commit_message=args.commit_message,
-                                     overwrite_card=args.overwrite_card, max_shard_size=args.max_shard_size)
-    except PublishError as error:
-        print(f"push-dataset: {error}", file=sys.stderr)
-        return 1
-    card_note = "dataset card written" if result.card_uploaded else "no card written (kept or absent)"
+    if not Path(args.dataset).is_dir():
+        raise UsageError(f"--dataset {args.dataset} does not exist (or is not a folder)")
+    check_repo_id(args.repo_id, "dataset")
+    shard_size(args.max_shard_size)
+    result = push_dataset_folder(args.dataset, args.repo_id, private=args.private or None,
+                                 revision=args.revision, commit_message=args.commit_message,
+                                 overwrite_card=args.overwrite_card, max_shard_size=args.max_shard_size)
+    card_note = "dataset card written" if result.card_uploaded else "card in the repo kept (--overwrite-card)"
     print(f"pushed splits {', '.join(result.files)} to {result.repo_url} ({card_note})")
     print(f'load it: datasets.load_dataset("{result.repo_id}")')
     return 0

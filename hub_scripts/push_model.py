@@ -4,9 +4,12 @@
         [--results outputs/demo/results.json] [--dataset-id org/dataset] [--license apache-2.0] \
         [--base-model intfloat/multilingual-e5-small] [--private] [--revision BRANCH] [--overwrite-card]
 
-The token comes from HF_TOKEN or `hf auth login` (never pass it on a command line others can read). The card is
-rendered from `model_card.md`; its `model-index` holds the numbers of the `--results` JSON that
-`hub_scripts/evaluate.py` wrote. `--card-only` prints the card instead of pushing.
+The token comes from HF_TOKEN or `hf auth login`; there is no token option (a command line is visible to every
+user of the machine in `ps`). The push is one commit: a failure leaves the remote repo unchanged. Pickles
+(training_args.bin, optimizer.pt, ...) are never published, a symbolic link in the folder stops the push, and so
+does any file holding the token in use. The card is rendered from `model_card.md`; its `model-index` holds the
+numbers of the `--results` JSON that `hub_scripts/evaluate.py` wrote. `--card-only` prints the card instead of
+pushing. `--debug` shows the traceback of an error.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,36 +38,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def read_report(path: Path) -> dict:
+    """The evaluation JSON at `path`, checked to hold a results table."""
+    from rs_retrieval.errors import UsageError
+    from rs_retrieval.publishing import PublishError, check_report
+
+    if not path.is_file():
+        raise UsageError(f"--results {path} does not exist")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PublishError(f"{path} is not valid JSON ({error}): write it with `rs-retrieval evaluate --out`") from None
+    return check_report(report, str(path))
+
+
+@command("rs-retrieval push-model")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
     from rs_retrieval import DualEncoderConfig
-    from rs_retrieval.publishing import PublishError, build_model_card, checkpoint_files, push_checkpoint, read_recipe
+    from rs_retrieval.errors import UsageError
+    from rs_retrieval.publishing import build_model_card, check_repo_id, checkpoint_files, push_checkpoint, read_recipe
 
-    try:
-        checkpoint_files(args.checkpoint)
-        report = None
-        if args.results:
-            path = Path(args.results)
-            if not path.is_file():
-                raise PublishError(f"results file {path} does not exist")
-            report = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(report.get("results"), dict):
-                raise PublishError(f"{path} has no 'results' table: write it with hub_scripts/evaluate.py --out")
-        card = build_model_card(
-            DualEncoderConfig.from_pretrained(args.checkpoint), repo_id=args.repo_id, checkpoint=args.checkpoint,
-            recipe=read_recipe(args.checkpoint), report=report, dataset_id=args.dataset_id, license=args.license,
-            base_models=args.base_model,
-        )
-        if args.card_only:
-            print(card)
-            return 0
-        result = push_checkpoint(args.checkpoint, args.repo_id, card=card, private=args.private or None,
-                                 revision=args.revision, commit_message=args.commit_message,
-                                 overwrite_card=args.overwrite_card)
-    except PublishError as error:
-        print(f"push-model: {error}", file=sys.stderr)
-        return 1
+    if not Path(args.checkpoint).is_dir():
+        raise UsageError(f"--checkpoint {args.checkpoint} does not exist (or is not a folder)")
+    check_repo_id(args.repo_id)
+    checkpoint_files(args.checkpoint)
+    report = read_report(Path(args.results)) if args.results else None
+    card = build_model_card(
+        DualEncoderConfig.from_pretrained(args.checkpoint), repo_id=args.repo_id, checkpoint=args.checkpoint,
+        recipe=read_recipe(args.checkpoint), report=report, dataset_id=args.dataset_id, license=args.license,
+        base_models=args.base_model,
+    )
+    if args.card_only:
+        print(card)
+        return 0
+    result = push_checkpoint(args.checkpoint, args.repo_id, card=card, private=args.private or None,
+                             revision=args.revision, commit_message=args.commit_message,
+                             overwrite_card=args.overwrite_card)
     card_note = "model card written" if result.card_uploaded else "existing README.md kept (--overwrite-card)"
     print(f"pushed {len(result.files)} files to {result.repo_url} ({card_note})")
     if result.commit_url:

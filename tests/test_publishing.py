@@ -9,7 +9,7 @@ import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.errors import HfHubHTTPError
 
-from rs_retrieval.publishing import (PublishError, build_model_card, checkpoint_files, results_from_card)
+from rs_retrieval.publishing import PublishError, build_model_card, checkpoint_files, read_recipe, results_from_card
 from rs_retrieval.publishing.hub_errors import hub_errors
 
 REPORT = {
@@ -50,7 +50,27 @@ def test_card_without_results_says_how_to_add_them(tiny_model, checkpoint):
     card = build_model_card(tiny_model.config, repo_id="org/rs-demo", checkpoint=checkpoint)
     assert card.data.eval_results is None
     assert "push again with `--results results.json`" in card.text
-    assert "trained from scratch" in card.text and "No training recipe" in card.text
+    assert "No training recipe" in card.text
+
+
+def test_a_tower_whose_source_is_not_recorded_is_unknown_not_from_scratch(tiny_model, checkpoint):
+    card = build_model_card(tiny_model.config, repo_id="org/rs-demo", checkpoint=checkpoint)
+    assert "trained from scratch" not in card.text
+    assert "Vision tower:" in card.text and card.text.count("source of its weights unknown") == 2
+    recorded = build_model_card(tiny_model.config, repo_id="org/rs-demo", checkpoint=checkpoint,
+                                recipe={"vision_model": None, "text_model": "intfloat/multilingual-e5-small"})
+    assert "initialised from `intfloat/multilingual-e5-small`" in recorded.text
+    assert "trained from scratch" in recorded.text, "a recipe that records no vision source means from scratch"
+
+
+def test_a_checkpoint_n_folder_reads_the_recipe_of_its_run(checkpoint, tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoint-4").mkdir(parents=True)
+    (run / "training_recipe.json").write_text(json.dumps({"text_model": "intfloat/multilingual-e5-small"}))
+    assert read_recipe(run / "checkpoint-4") == {"text_model": "intfloat/multilingual-e5-small"}
+    (run / "checkpoint-4" / "training_recipe.json").write_text(json.dumps({"text_model": "own/copy"}))
+    assert read_recipe(run / "checkpoint-4") == {"text_model": "own/copy"}, "a checkpoint's own recipe comes first"
+    assert read_recipe(checkpoint) is None, "only checkpoint-N folders look one level up"
 
 
 def test_card_describes_the_recorded_recipe(tiny_model, checkpoint):
@@ -100,14 +120,28 @@ def test_a_refused_token_is_explained_and_never_printed():
             raise _http_error(401)
     message = str(refused.value)
     assert "token was rejected" in message and token not in message
-    assert "Nothing local was changed (outputs/ckpt)" in message and "again retries" in message
+    assert "Nothing local was changed (outputs/ckpt); the remote repo is unchanged." in message
+    assert "completes the push" not in message, "re-running with the same rejected token cannot complete it"
     with pytest.raises(PublishError, match="no token was found.*HF_TOKEN"):
         with hub_errors("org/x", None):
             raise _http_error(401)
 
 
+def test_an_upload_dropped_inside_the_client_is_a_publish_error_not_a_traceback():
+    """huggingface_hub wraps a broken LFS upload in `RuntimeError("Error while uploading ...")`."""
+    with pytest.raises(PublishError, match="connection to the Hub broke.*the remote repo is unchanged"):
+        with hub_errors("org/x", None, local="outputs/ckpt"):
+            try:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            except httpx.RemoteProtocolError as cause:
+                raise RuntimeError("Error while uploading 'model.safetensors' to the Hub.") from cause
+    with pytest.raises(RuntimeError):  # a RuntimeError of ours stays a bug
+        with hub_errors("org/x", None):
+            raise RuntimeError("bug")
+
+
 def test_a_broken_connection_and_a_server_error_say_what_happened():
-    with pytest.raises(PublishError, match="connection to the Hub broke"):
+    with pytest.raises(PublishError, match="connection to the Hub broke.*running the same command again completes"):
         with hub_errors("org/x", None):
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
     with pytest.raises(PublishError, match="HTTP 500"):
@@ -116,3 +150,18 @@ def test_a_broken_connection_and_a_server_error_say_what_happened():
     with pytest.raises(KeyError):  # our own bugs are not disguised as Hub failures
         with hub_errors("org/x", None):
             raise KeyError("bug")
+
+
+def test_the_trainer_writes_the_run_recipe_into_every_checkpoint(tiny_model, tiny_processor, tmp_path):
+    from transformers import TrainingArguments
+
+    from rs_retrieval.training.trainer import DualEncoderTrainer
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training_recipe.json").write_text(json.dumps({"text_model": "intfloat/multilingual-e5-small"}))
+    args = TrainingArguments(output_dir=str(run), report_to="none", use_cpu=True)
+    trainer = DualEncoderTrainer(model=tiny_model, args=args, processing_class=tiny_processor)
+    trainer.save_model(str(run / "checkpoint-2"))
+    assert json.loads((run / "checkpoint-2" / "training_recipe.json").read_text()) == {
+        "text_model": "intfloat/multilingual-e5-small"}

@@ -25,6 +25,7 @@ from rs_retrieval.data.synthetic import make_synthetic_dataset
 from rs_retrieval.local_hub import LocalHub, client_environment
 
 TOKEN = "hf_push_test_token_0123456789"
+RETRY_LINE = "the remote repo is unchanged; running the same command again completes the push"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -224,7 +225,7 @@ def test_a_push_cut_off_by_the_server_fails_clearly_and_a_retry_completes(hub, t
         hub.faults.add(method="POST", path_pattern=r"/commit/", action=action, times=1)
         failed = _script("push_model.py", hub_env, "--checkpoint", str(trained), "--repo-id", repo)
         assert failed.returncode == 1, failed.stdout + failed.stderr[-3000:]
-        assert said in failed.stderr and "Running the same command again retries" in failed.stderr
+        assert said in failed.stderr and RETRY_LINE in failed.stderr
         assert "Traceback" not in failed.stderr
         assert _digest(trained) == before
         retried = _script("push_model.py", hub_env, "--checkpoint", str(trained), "--repo-id", repo)
@@ -233,7 +234,7 @@ def test_a_push_cut_off_by_the_server_fails_clearly_and_a_retry_completes(hub, t
 
 
 @pytest.mark.parametrize("token, said", [("hf_wrong_token_987654321", "token was rejected"),
-                                         (None, "no token was found")])
+                                         (None, "no Hub token was found")])
 def test_a_wrong_or_missing_token_is_explained_without_printing_it(trained, hub_env, token, said):
     env = {k: v for k, v in hub_env.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
     if token:
@@ -244,3 +245,108 @@ def test_a_wrong_or_missing_token_is_explained_without_printing_it(trained, hub_
     assert TOKEN not in completed.stdout + completed.stderr
     if token:
         assert token not in completed.stdout + completed.stderr
+
+
+def _repo_state(repo_id: str, env: dict, repo_type: str = "model") -> dict:
+    """The files and commit ids of a Hub repo, as a client sees them."""
+    completed = _python("""
+        import json, sys
+        from huggingface_hub import HfApi
+        api = HfApi()
+        repo, kind = sys.argv[1:3]
+        print(json.dumps({"files": sorted(api.list_repo_files(repo, repo_type=kind)),
+                          "commits": [c.commit_id for c in api.list_repo_commits(repo, repo_type=kind)]}))
+    """, env, repo_id, repo_type)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _assert_dropped_upload_changes_nothing(hub, env, script: str, arguments: list[str], repo_id: str,
+                                           repo_type: str) -> None:
+    before = _repo_state(repo_id, env, repo_type)
+    hub.faults.add(method="PUT", path_pattern=r"/__lfs__/upload/", action="drop", times=None)
+    try:
+        failed = _script(script, env, *arguments)
+    finally:
+        hub.faults.clear()
+    assert failed.returncode == 1, failed.stdout + failed.stderr[-3000:]
+    assert RETRY_LINE in failed.stderr and "Traceback" not in failed.stderr, failed.stderr[-3000:]
+    last = failed.stderr.strip().splitlines()[-1]  # above it: the client's own retry warnings
+    assert last.startswith(f"rs-retrieval {script[:-3].replace('_', '-')}: error: ") and RETRY_LINE in last
+    assert _repo_state(repo_id, env, repo_type) == before, "a push cut off in the LFS upload must change nothing"
+    retried = _script(script, env, *arguments)
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    assert _repo_state(repo_id, env, repo_type)["commits"][1:] == before["commits"], "the retry adds one commit"
+
+
+def test_a_dataset_push_dropped_in_the_lfs_upload_leaves_the_repo_unchanged(hub, hub_env, synthetic_dir,
+                                                                             tmp_path):
+    repo = "tester/atomic-dataset"
+    first = _script("push_dataset.py", hub_env, "--dataset", str(synthetic_dir), "--repo-id", repo)
+    assert first.returncode == 0, first.stderr[-3000:]
+    changed = tmp_path / "changed"
+    make_synthetic_dataset(splits={"train": 3, "test": 1}, image_size=32, seed=7).save_to_disk(str(changed))
+    _assert_dropped_upload_changes_nothing(hub, hub_env, "push_dataset.py",
+                                           ["--dataset", str(changed), "--repo-id", repo], repo, "dataset")
+    state = _repo_state(repo, hub_env, "dataset")
+    assert not [f for f in state["files"] if f.startswith("data/validation-")], "older shards are removed"
+    card = _python("""
+        import sys
+        from huggingface_hub import DatasetCard
+        print(DatasetCard.load(sys.argv[1], repo_type="dataset").text)
+    """, hub_env, repo)
+    assert "Procedurally drawn overhead scenes" in card.stdout, "the card of the first push is kept"
+
+
+def test_a_model_push_dropped_in_the_lfs_upload_leaves_the_repo_unchanged(hub, trained, hub_env, tmp_path):
+    repo = "tester/atomic-model"
+    first = _script("push_model.py", hub_env, "--checkpoint", str(trained), "--repo-id", repo)
+    assert first.returncode == 0, first.stderr[-3000:]
+    retrained = tmp_path / "retrained"  # weights the Hub has not seen, so the push has an LFS upload to lose
+    model = DualEncoderModel.from_pretrained(trained)
+    with torch.no_grad():
+        model.logit_scale.add_(0.5)
+    model.save_pretrained(retrained)
+    DualEncoderProcessor.from_pretrained(trained).save_pretrained(retrained)
+    _assert_dropped_upload_changes_nothing(hub, hub_env, "push_model.py",
+                                           ["--checkpoint", str(retrained), "--repo-id", repo], repo, "model")
+
+
+def test_a_token_used_for_training_and_pushing_is_in_no_published_file(tiny_model, tiny_processor, hub_env,
+                                                                      tmp_path):
+    """The Trainer pushes with `hub_token` (every save and at the end), then push-model publishes a checkpoint of
+    that run: no file of either repo holds the token, although the Trainer publishes its training_args.bin."""
+    start, run = tmp_path / "start", tmp_path / "run"
+    tiny_model.save_pretrained(start)
+    tiny_processor.save_pretrained(start)
+    trained_run = _python("""
+        import sys
+        from transformers import TrainingArguments
+        from rs_retrieval import DualEncoderModel, DualEncoderProcessor
+        from rs_retrieval.training.trainer import DualEncoderTrainer
+        start, out, repo, token = sys.argv[1:5]
+        args = TrainingArguments(output_dir=out, push_to_hub=True, hub_model_id=repo, hub_token=token,
+                                 hub_strategy="every_save", save_only_model=True, report_to="none", use_cpu=True)
+        trainer = DualEncoderTrainer(model=DualEncoderModel.from_pretrained(start), args=args,
+                                     processing_class=DualEncoderProcessor.from_pretrained(start))
+        trainer.state.global_step = 1
+        trainer._save_checkpoint(trainer.model, trial=None)
+        trainer.save_model()
+        trainer._finish_current_push()
+    """, hub_env, str(start), str(run), "tester/with-token", TOKEN)
+    assert trained_run.returncode == 0, trained_run.stderr[-4000:]
+    pushed = _script("push_model.py", hub_env, "--checkpoint", str(run / "checkpoint-1"), "--repo-id",
+                     "tester/with-token-model")
+    assert pushed.returncode == 0, pushed.stderr[-3000:]
+    assert TOKEN not in trained_run.stdout + trained_run.stderr + pushed.stdout + pushed.stderr
+    downloaded = _python("""
+        import json, sys
+        from huggingface_hub import snapshot_download
+        print(json.dumps([snapshot_download(repo, local_dir=f"{sys.argv[1]}/{repo}") for repo in sys.argv[2:]]))
+    """, hub_env, str(tmp_path / "downloads"), "tester/with-token", "tester/with-token-model")
+    assert downloaded.returncode == 0, downloaded.stderr[-3000:]
+    trainer_repo, model_repo = (Path(p) for p in json.loads(downloaded.stdout.strip().splitlines()[-1]))
+    assert (trainer_repo / "training_args.bin").is_file() and not (model_repo / "training_args.bin").exists()
+    files = [p for repo in (trainer_repo, model_repo) for p in repo.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    assert [p for p in files if TOKEN.encode() in p.read_bytes()] == []

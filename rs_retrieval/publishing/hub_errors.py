@@ -40,25 +40,49 @@ def _describe(error: Exception, target: str, token: str | None) -> str:
     return f"the connection to the Hub broke while pushing to {target} ({type(error).__name__}: {error})"
 
 
+_TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}
+#: Answers after which re-running the same command can complete the push (the others need a fix first).
+_RETRYABLE = (None, 408, 429, 500, 502, 503, 504)
+UNCHANGED = "the remote repo is unchanged"
+RETRY = "running the same command again completes the push"
+
+
+def _hub_failure(error: BaseException) -> Exception | None:
+    """The client failure behind `error`: itself, or for the client's `RuntimeError("Error while uploading ...")`
+    the network error it wraps; None for anything else (our own bugs keep their traceback)."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError) or type(seen).__module__.split(".")[0] in _TRANSPORT_MODULES:
+            return seen  # HfHubHTTPError and ConnectionError are OSErrors
+        if not isinstance(seen, RuntimeError):
+            return None
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @contextlib.contextmanager
 def hub_errors(target: str, token: str | None, local: str | None = None) -> Iterator[None]:
-    """Re-raise client failures inside the block as `PublishError` (token-free, with the retry advice)."""
+    """Re-raise client failures inside the block as `PublishError` (token-free, with the retry advice).
+
+    Every push is one commit made last, so a failure inside the block leaves the remote repo as it was.
+    """
     try:
         yield
     except PublishError:
         raise
-    except OSError as error:  # HfHubHTTPError and ConnectionError are OSErrors
-        raise PublishError(_scrub(_message(error, target, token, local), token)) from None
-    except Exception as error:  # httpx transport errors have no common base with the above
-        if type(error).__module__.split(".")[0] not in {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}:
+    except Exception as error:
+        failure = _hub_failure(error)
+        if failure is None:
             raise
-        raise PublishError(_scrub(_message(error, target, token, local), token)) from None
+        raise PublishError(_scrub(_message(failure, target, token, local), token)) from None
 
 
 def _message(error: Exception, target: str, token: str | None, local: str | None) -> str:
-    untouched = f" Nothing local was changed ({local})." if local else ""
-    return (f"{_describe(error, target, token)}{untouched} Running the same command again retries the push; "
-            "files already uploaded are not sent twice.")
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    parts = [f"Nothing local was changed ({local})"] if local else []
+    parts += [UNCHANGED, RETRY] if status in _RETRYABLE else [UNCHANGED]
+    advice = "; ".join(parts)
+    return f"{_describe(error, target, token)} {advice[0].upper()}{advice[1:]}."
 
 
-__all__ = ["PublishError", "hub_errors"]
+__all__ = ["PublishError", "RETRY", "UNCHANGED", "hub_errors"]

@@ -19,6 +19,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..evaluation import RECALL_COLUMNS, markdown_table
+from .hub_errors import PublishError
 
 RECIPE_FILE = "training_recipe.json"
 TASK_TYPE = "image-text-retrieval"
@@ -26,6 +27,7 @@ TASK_NAME = "Image-text retrieval"
 LANGUAGE_NAMES = {"en": "English", "ar": "Arabic", "fr": "French", "zh": "Chinese", "es": "Spanish"}
 EXAMPLE_QUERIES = {"en": "airplanes parked next to the runway", "ar": "طائرات متوقفة بجانب المدرج"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_CHECKPOINT_N = re.compile(r"^checkpoint-\d+$")
 
 
 def load_template() -> str:
@@ -60,14 +62,28 @@ def results_from_card(card: ModelCard) -> dict[str, dict[str, float]]:
     return table
 
 
-def _tower_description(config: Any, source: str | None, kind: str) -> str:
+#: A tower whose starting point the recipe does not record: the card says so instead of guessing.
+UNKNOWN = object()
+
+
+def _tower_source(recipe: Mapping[str, Any], kind: str) -> Any:
+    """The Hub id or folder a tower started from, None when the recipe records none (trained from scratch), or
+    `UNKNOWN` when there is no recipe entry for it."""
+    key = f"{kind}_model"
+    return recipe[key] if key in recipe else UNKNOWN
+
+
+def _tower_description(config: Any, source: Any, kind: str) -> str:
     parts = [f"`{config.model_type}`", f"{config.num_hidden_layers} layers", f"hidden size {config.hidden_size}",
              f"{config.num_attention_heads} heads"]
     if kind == "vision":
         parts += [f"patch {config.patch_size}", f"{config.image_size} px input"]
     else:
         parts.append(f"vocabulary {config.vocab_size}")
-    origin = f"initialised from `{source}`" if source else "trained from scratch (no pretrained weights)"
+    if source is UNKNOWN:
+        origin = "source of its weights unknown (no training recipe recorded with this checkpoint)"
+    else:
+        origin = f"initialised from `{source}`" if source else "trained from scratch (no pretrained weights)"
     return ", ".join(parts) + f"; {origin}."
 
 
@@ -138,8 +154,9 @@ def build_model_card(
     recipe = dict(recipe or {})
     languages = list(languages or recipe.get("languages") or
                      [q for q in (report or {}).get("results", {}) if "+" not in q] or ["en", "ar"])
-    sources = {"vision": recipe.get("vision_model"), "text": recipe.get("text_model")}
-    base = list(dict.fromkeys([*base_models, *(name for name in sources.values() if is_hub_id(name))]))
+    sources = {kind: _tower_source(recipe, kind) for kind in ("vision", "text")}
+    base = list(dict.fromkeys([*base_models, *(name for name in sources.values()
+                                              if isinstance(name, str) and is_hub_id(name))]))
     dataset_id = dataset_id or (recipe.get("dataset") if is_hub_id(recipe.get("dataset")) else None)
     model_name = repo_id.split("/")[-1]
     eval_results = None
@@ -187,9 +204,36 @@ def build_model_card(
 
 
 def read_recipe(checkpoint: str | Path) -> dict[str, Any] | None:
-    path = Path(checkpoint) / RECIPE_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    """The training recipe of a checkpoint: its own, or for a `checkpoint-N` folder of a run, the run's."""
+    checkpoint = Path(checkpoint)
+    candidates = [checkpoint / RECIPE_FILE]
+    if _CHECKPOINT_N.match(checkpoint.name):
+        candidates.append(checkpoint.parent / RECIPE_FILE)
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        return None
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PublishError(f"{path} is not valid JSON ({error}): fix or remove it") from None
+    if not isinstance(recipe, dict):
+        raise PublishError(f"{path} is not a training recipe (a JSON object): fix or remove it")
+    return recipe
 
 
-__all__ = ["RECIPE_FILE", "build_model_card", "eval_results_from_report", "is_hub_id", "read_recipe",
+def check_report(report: Any, source: str) -> dict[str, Any]:
+    """`report` if it is an evaluation JSON with every recall of every query set; else `PublishError` naming
+    what is missing (`source` names the file)."""
+    hint = "write it with `rs-retrieval evaluate --out`"
+    if not isinstance(report, dict) or not isinstance(report.get("results"), dict) or not report["results"]:
+        raise PublishError(f"{source} has no 'results' table: {hint}")
+    for queries, metrics in report["results"].items():
+        missing = [key for key, _ in RECALL_COLUMNS
+                   if not isinstance(metrics, dict) or not isinstance(metrics.get(key), (int, float))]
+        if missing:
+            raise PublishError(f"{source}: results for {queries!r} lack {', '.join(missing)}: {hint}")
+    return report
+
+
+__all__ = ["RECIPE_FILE", "build_model_card", "check_report", "eval_results_from_report", "is_hub_id", "read_recipe",
            "results_from_card"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -13,6 +14,32 @@ from transformers import Trainer
 from ..embedding import unwrap
 from ..split_evaluation import evaluate_retrieval
 
+
+class UnsavedSecret(str):
+    """A token that works as a string in this process but is never written: pickling (the `torch.save` of the
+    training arguments into `training_args.bin`, beside every checkpoint and in every Trainer push) stores None.
+    Copies stay the same secret, so the run itself still pushes with it."""
+
+    def __reduce__(self) -> tuple:
+        return (type(None), ())
+
+    def __copy__(self) -> UnsavedSecret:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> UnsavedSecret:
+        return self
+
+
+def hide_secrets(args: Any) -> None:
+    """Make every token-like field of `args` (a name ending in `_token`, as transformers redacts) unsaveable."""
+    for field in dataclasses.fields(args):
+        value = getattr(args, field.name, None)
+        if field.name.endswith("_token") and isinstance(value, str) and not isinstance(value, UnsavedSecret):
+            setattr(args, field.name, UnsavedSecret(value))
+
+
+#: Files the Trainer's pushes leave out of `output_dir` (its `ignore_patterns`, and the client's own).
+_TRAINER_PUSH_IGNORES = ("_*", "checkpoint-*", ".git", ".cache")
 
 #: Parameters never weight-decayed beyond the Trainer's biases and norms: the temperature and ViT-style learned
 #: tokens and position tables (decaying them pulls them towards zero for no regularising benefit).
@@ -31,6 +58,7 @@ class DualEncoderTrainer(Trainer):
                  eval_batch_size: int = 64, tower_learning_rates: dict[str, float | None] | None = None,
                  **kwargs: Any):
         super().__init__(*args, **kwargs)
+        hide_secrets(self.args)
         self.eval_query_sets = eval_query_sets
         self.retrieval_eval_batch_size = eval_batch_size
         self.tower_learning_rates = {k: v for k, v in (tower_learning_rates or {}).items() if v is not None}
@@ -131,12 +159,39 @@ class DualEncoderTrainer(Trainer):
                                 recipe=recipe, report=self._validation_report(recipe))
         card.save(os.path.join(output_dir, "README.md"))
 
+    def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
+        """Save as the Trainer does, plus the run's training recipe into a checkpoint folder, so a card rendered
+        from `checkpoint-N` (the best model) knows how its towers started."""
+        super()._save(output_dir, state_dict)
+        from ..publishing.model_card import RECIPE_FILE
+
+        recipe = Path(self.args.output_dir) / RECIPE_FILE
+        target = Path(output_dir or self.args.output_dir)
+        if self.args.should_save and recipe.is_file() and target.resolve() != recipe.parent.resolve():
+            shutil.copy(recipe, target / RECIPE_FILE)
+
+    def _refuse_secrets_in_output(self, token: str | None = None, checkpoint_folder: str | None = None) -> None:
+        """Before any push of `output_dir` (and of the checkpoint folder, for the `checkpoint` hub strategies): no
+        published file may hold a token in use, nor be a link."""
+        from ..publishing.secrets import published_files, refuse_secrets, tokens_in_use
+
+        files = published_files(Path(self.args.output_dir), _TRAINER_PUSH_IGNORES)
+        if checkpoint_folder and self.args.hub_strategy in ("checkpoint", "all_checkpoints"):
+            files += published_files(Path(checkpoint_folder))
+        refuse_secrets(files, tokens_in_use(token or self.args.hub_token))
+
+    def push_to_hub(self, *args: Any, **kwargs: Any) -> Any:
+        if self.is_world_process_zero():
+            self._refuse_secrets_in_output(kwargs.get("token"))
+        return super().push_to_hub(*args, **kwargs)
+
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
         """The Trainer copies only config and weights from a checkpoint before pushing `output_dir`; our custom
         code files must travel too, or the pushed revision cannot be loaded with `trust_remote_code=True`."""
         if self.is_world_process_zero() and self.args.hub_strategy != "end":
             for code_file in glob.glob(os.path.join(checkpoint_folder, "*.py")):
                 shutil.copy(code_file, self.args.output_dir)
+            self._refuse_secrets_in_output(checkpoint_folder=checkpoint_folder)
         super()._push_from_checkpoint(checkpoint_folder)
 
     def _share_metrics(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -150,4 +205,4 @@ class DualEncoderTrainer(Trainer):
         return dict(shared[0])
 
 
-__all__ = ["DualEncoderTrainer"]
+__all__ = ["DualEncoderTrainer", "UnsavedSecret", "hide_secrets"]

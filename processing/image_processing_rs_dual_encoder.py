@@ -26,6 +26,9 @@ _ROTATIONS = [None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image
 class DualEncoderImageProcessor(BaseImageProcessor):
     """Turns PIL images, numpy arrays (including multi-band), tensors or file paths into `pixel_values`.
 
+    Every input goes through `to_rgb_image`, so one above the pixel limit (`RS_RETRIEVAL_MAX_IMAGE_PIXELS`, default
+    89,478,485) raises `ImageTooLargeError` before its pixels are decoded.
+
     Args:
         size: output `{"height": H, "width": W}` (or one int for a square).
         image_mean, image_std: per-channel normalisation after scaling to [0, 1].

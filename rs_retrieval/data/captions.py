@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rs_retrieval.processing.text_normalization import has_words
+
 from .records import SOURCE_LANGUAGE, ImageRecord
 from .report import BAD_TRANSLATION_LINE, LINE_SKIPPED, BuildReport, DatasetBuildError
 
@@ -22,6 +24,30 @@ _WHITESPACE = re.compile(r"\s+")
 def normalize_caption(text: str) -> str:
     """The matching key of a sentence: stripped, lower-cased, runs of whitespace collapsed to one space."""
     return _WHITESPACE.sub(" ", text.strip().lower())
+
+
+def is_valid_unicode(text: str) -> bool:
+    """False for a string holding an unpaired surrogate (JSON allows `"\\ud800"`; Arrow and UTF-8 files do not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text_problem(value: object) -> str:
+    """Why `value` cannot be a caption or a translation, or "" when it can.
+
+    Usable text is a string of valid Unicode that still holds a letter or digit once normalised: a caption of only
+    tashkeel, tatweel, zero-width characters or punctuation would train as an empty caption.
+    """
+    if not isinstance(value, str):
+        return f"{value!r} is not text"
+    if not is_valid_unicode(value):
+        return f"{value!r} is not valid Unicode (an unpaired surrogate)"
+    if not has_words(value):
+        return f"{value!r} has no letter or digit once normalised"
+    return ""
 
 
 @dataclass
@@ -60,8 +86,9 @@ def read_translations(path: str | os.PathLike, language: str, report: BuildRepor
         where = f"{name}:{number}"
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as error:
-            report.add_problem(BAD_TRANSLATION_LINE, where, f"invalid JSON ({error.msg})", LINE_SKIPPED)
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, an over-long number, too deep nesting
+            reason = getattr(error, "msg", None) or type(error).__name__
+            report.add_problem(BAD_TRANSLATION_LINE, where, f"invalid JSON ({reason})", LINE_SKIPPED)
             continue
         problem = _line_problem(entry, language)
         if problem:
@@ -83,8 +110,10 @@ def _line_problem(entry: object, language: str) -> str:
     if not isinstance(entry, dict):
         return "not a JSON object"
     value = entry.get(language)
-    if not isinstance(value, str) or not value.strip():
-        return f"no non-empty {language!r} text"
+    if value is None:
+        return f"no {language!r} text"
+    if problem := text_problem(value):
+        return f"{language!r} text {problem}"
     has_sentence = isinstance(entry.get(SOURCE_LANGUAGE), str) and bool(entry[SOURCE_LANGUAGE].strip())
     sentid = entry.get("sentid")
     if sentid is not None and (isinstance(sentid, bool) or not isinstance(sentid, int)):
@@ -148,6 +177,8 @@ __all__ = [
     "TranslationTable",
     "attach_translations",
     "count_untranslated",
+    "is_valid_unicode",
     "normalize_caption",
     "read_translations",
+    "text_problem",
 ]

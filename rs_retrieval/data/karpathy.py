@@ -20,10 +20,10 @@ from datasets import DatasetDict
 from PIL import Image
 from tqdm.auto import tqdm
 
-from rs_retrieval.processing.image_conversion import ImageConversionError, load_image_file
+from rs_retrieval.processing.image_conversion import ImageConversionError, ImageTooLargeError, load_image_file
 
 from .assembly import TranslationFiles, finish_build, read_translation_files
-from .captions import TranslationTable, attach_translations
+from .captions import TranslationTable, attach_translations, is_valid_unicode, text_problem
 from .dedup import perceptual_hash
 from .records import SOURCE_LANGUAGE, SPLIT_ALIASES, ImageRecord
 from .report import (
@@ -32,10 +32,12 @@ from .report import (
     DUPLICATE_FILENAME,
     EMPTY_CAPTION,
     IMAGE_SKIPPED,
+    IMAGE_TOO_LARGE,
     INVALID_ENTRY,
     MISSING_IMAGE,
     MISSING_KEY,
     NO_CAPTIONS,
+    OUTSIDE_IMAGE_FOLDER,
     UNREADABLE_IMAGE,
     BuildReport,
     DatasetBuildError,
@@ -87,15 +89,24 @@ def read_karpathy_annotations(
     """Parse and validate one annotation file; unusable entries and captions are reported and left out."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise DatasetBuildError(f"{path}: annotation file not found")
+        what = "is a folder, not an annotation file" if os.path.isdir(path) else "annotation file not found"
+        raise DatasetBuildError(f"{path}: {what}")
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except RecursionError as error:
+        raise DatasetBuildError(f"{path}: not a usable JSON file (nested too deeply)") from error
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, a number too long to convert
         raise DatasetBuildError(f"{path}: not a valid JSON file ({error})") from error
-    images = data.get("images") if isinstance(data, dict) else None
-    if not isinstance(images, list):
+    if not isinstance(data, dict):
+        raise DatasetBuildError(
+            f'{path}: the top level is a {_json_kind(data)}; expected an object {{"images": [...]}} (Karpathy format)'
+        )
+    if "images" not in data:
         raise DatasetBuildError(f"{path}: missing required top-level key 'images' (a list of image entries)")
+    images = data["images"]
+    if not isinstance(images, list):
+        raise DatasetBuildError(f"{path}: 'images' is {_json_kind(images, article=True)}, not a list of image entries")
     source = source or infer_source_name(path)
     report.sources[source] = report.sources.get(source, 0) + len(images)
     parsed = AnnotationFile(path=path, source=source, records=[], declared_splits=set())
@@ -112,6 +123,24 @@ def read_karpathy_annotations(
     return parsed
 
 
+def _json_kind(value: object, article: bool = False) -> str:
+    """How JSON calls a parsed value's type: object, list, string, number, boolean or null."""
+    kinds = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    kind = kinds.get(type(value), "number")
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}" if article else kind
+
+
+def _path_problem(value: object, key: str = "filename") -> str:
+    """Why an entry's `key` ('filename' or 'filepath') cannot be part of a file path, or "" when it can."""
+    if not isinstance(value, str) or (key == "filename" and not value.strip()):
+        return f"{key!r} is {value!r}"
+    if not is_valid_unicode(value):
+        return f"{key!r} {value!r} is not valid Unicode (an unpaired surrogate)"
+    if "\x00" in value:
+        return f"{key!r} {value!r} holds a NUL character"
+    return ""
+
+
 def _parse_entry(
     position: int, entry: object, parsed: AnnotationFile, seen: set[str], report: BuildReport, label_key: str
 ) -> ImageRecord | None:
@@ -121,7 +150,7 @@ def _parse_entry(
         report.add_problem(INVALID_ENTRY, where, "entry is not a JSON object", IMAGE_SKIPPED, source)
         return None
     filename = entry.get("filename")
-    if isinstance(filename, str) and filename.strip():
+    if not _path_problem(filename):
         where = filename
     missing = [key for key in REQUIRED_KEYS if key not in entry]
     if missing:
@@ -129,7 +158,7 @@ def _parse_entry(
         report.add_problem(MISSING_KEY, where, detail, IMAGE_SKIPPED, source)
         return None
     if where != filename:
-        report.add_problem(INVALID_ENTRY, where, f"'filename' is {filename!r}", IMAGE_SKIPPED, source)
+        report.add_problem(INVALID_ENTRY, where, _path_problem(filename), IMAGE_SKIPPED, source)
         return None
     split = SPLIT_ALIASES.get(entry["split"]) if isinstance(entry["split"], str) else None
     if split is None:
@@ -149,9 +178,16 @@ def _parse_entry(
         detail = "no sentences" if not sentences else f"none of its {len(sentences)} sentences is usable"
         report.add_problem(NO_CAPTIONS, filename, detail, IMAGE_SKIPPED, source)
         return None
-    seen.add(filename)
     label = entry.get(label_key)
+    if label is not None and not is_valid_unicode(str(label)):
+        detail = f"{label_key!r} {label!r} is not valid Unicode (an unpaired surrogate)"
+        report.add_problem(INVALID_ENTRY, filename, detail, IMAGE_SKIPPED, source)
+        return None
     folder = entry.get("filepath") if isinstance(entry.get("filepath"), str) else ""
+    if problem := _path_problem(folder, "filepath"):
+        report.add_problem(INVALID_ENTRY, filename, problem, IMAGE_SKIPPED, source)
+        return None
+    seen.add(filename)
     return ImageRecord(
         filename=filename,
         split=split,
@@ -177,8 +213,8 @@ def _parse_sentences(
             report.add_problem(MISSING_KEY, filename, f"sentences[{index}] has no 'raw'", CAPTION_DROPPED, source)
             continue
         raw = sentence["raw"]
-        if not isinstance(raw, str) or not raw.strip():
-            report.add_problem(EMPTY_CAPTION, filename, f"sentences[{index}] is {raw!r}", CAPTION_DROPPED, source)
+        if problem := text_problem(raw):
+            report.add_problem(EMPTY_CAPTION, filename, f"sentences[{index}]: {problem}", CAPTION_DROPPED, source)
             continue
         sentid = sentence.get("sentid")
         captions.append(raw.strip())
@@ -218,18 +254,28 @@ def load_images(
     compute_hash: bool = False,
     progress: bool = True,
 ) -> list[ImageRecord]:
-    """Decode every record's image to RGB and keep its bytes (and pHash); unreadable ones are reported."""
+    """Decode every record's image to RGB and keep its bytes (and pHash); unreadable ones are reported.
+
+    A record's path must resolve inside `images_dir`, symlinks included: an absolute path, `..` or a link pointing
+    out is reported and never read, so an annotation file cannot pull other files into a dataset to be published.
+    """
     images_dir = os.fspath(images_dir)
     if not os.path.isdir(images_dir):
-        raise DatasetBuildError(f"{images_dir}: image folder not found")
+        what = "is a file, not a folder of images" if os.path.exists(images_dir) else "image folder not found"
+        raise DatasetBuildError(f"{images_dir}: {what}")
+    root = os.path.realpath(images_dir)
     kept = []
     source = records[0].source if records else ""
     for record in tqdm(records, desc=f"loading {source} images", disable=not progress):
-        path = os.path.join(images_dir, record.path)
+        path = resolve_inside(root, record.path)
+        if path is None:
+            detail = "leads outside the image folder (an absolute path, '..' or a symlink pointing out); not read"
+            report.add_problem(OUTSIDE_IMAGE_FOLDER, record.filename, detail, IMAGE_SKIPPED, record.source)
+            continue
         try:
             image = load_image_file(path, band_indices)
         except ImageConversionError as error:
-            kind = UNREADABLE_IMAGE if os.path.exists(path) else MISSING_IMAGE
+            kind = _image_problem_kind(error, path)
             detail = str(error).replace(path, record.path)  # relative: the report is machine-independent
             report.add_problem(kind, record.filename, detail, IMAGE_SKIPPED, record.source)
             continue
@@ -238,6 +284,18 @@ def load_images(
             record.phash = perceptual_hash(image)
         kept.append(record)
     return kept
+
+
+def resolve_inside(root: str, relative: str) -> str | None:
+    """The real path of `relative` under the real folder `root`, or None where it leads outside `root`."""
+    resolved = os.path.realpath(os.path.join(root, relative))
+    return resolved if os.path.commonpath([root, resolved]) == root else None
+
+
+def _image_problem_kind(error: ImageConversionError, path: str) -> str:
+    if isinstance(error, ImageTooLargeError):
+        return IMAGE_TOO_LARGE
+    return UNREADABLE_IMAGE if os.path.lexists(path) else MISSING_IMAGE
 
 
 def _png(image: Image.Image) -> bytes:
@@ -335,4 +393,5 @@ __all__ = [
     "load_images",
     "prepare_source",
     "read_karpathy_annotations",
+    "resolve_inside",
 ]

@@ -21,6 +21,8 @@ EMPTY_CAPTION = "empty_caption"
 NO_CAPTIONS = "no_captions"
 MISSING_IMAGE = "missing_image"
 UNREADABLE_IMAGE = "unreadable_image"
+IMAGE_TOO_LARGE = "image_too_large"
+OUTSIDE_IMAGE_FOLDER = "outside_image_folder"
 BAD_TRANSLATION_LINE = "bad_translation_line"
 
 PROBLEM_KINDS: dict[str, str] = {
@@ -28,10 +30,12 @@ PROBLEM_KINDS: dict[str, str] = {
     INVALID_ENTRY: "annotation entry has a value of the wrong type",
     BAD_SPLIT: "split is not one of train / val / test",
     DUPLICATE_FILENAME: "filename appears twice in one annotation file",
-    EMPTY_CAPTION: "caption is empty or not a string",
+    EMPTY_CAPTION: "caption is not text, not valid Unicode, or has no letter or digit once normalised",
     NO_CAPTIONS: "image has no usable caption",
     MISSING_IMAGE: "image file not found",
-    UNREADABLE_IMAGE: "image file unreadable or truncated",
+    UNREADABLE_IMAGE: "image file unreadable, truncated or not a regular file",
+    IMAGE_TOO_LARGE: "image has more pixels than the limit (checked before decoding)",
+    OUTSIDE_IMAGE_FOLDER: "file name leads outside the image folder (absolute, '..' or a symlink); not read",
     BAD_TRANSLATION_LINE: "translation JSONL line unusable",
 }
 
@@ -175,11 +179,13 @@ __all__ = [
     "DUPLICATE_FILENAME",
     "EMPTY_CAPTION",
     "IMAGE_SKIPPED",
+    "IMAGE_TOO_LARGE",
     "INVALID_ENTRY",
     "LINE_SKIPPED",
     "MISSING_IMAGE",
     "MISSING_KEY",
     "NO_CAPTIONS",
+    "OUTSIDE_IMAGE_FOLDER",
     "PROBLEM_KINDS",
     "UNREADABLE_IMAGE",
     "BuildReport",

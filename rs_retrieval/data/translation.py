@@ -12,7 +12,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .captions import normalize_caption
+from .captions import normalize_caption, text_problem
 from .records import SOURCE_LANGUAGE, ImageRecord
 from .report import BuildReport
 
@@ -77,7 +77,8 @@ class Seq2SeqTranslator:
         self.progress = progress
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(self.name)
-        loaded = model if model is not None else AutoModelForSeq2SeqLM.from_pretrained(self.name)
+        # safetensors only, as for every checkpoint this package loads: a pickle-only folder is refused, not run
+        loaded = model if model is not None else AutoModelForSeq2SeqLM.from_pretrained(self.name, use_safetensors=True)
         self.model = loaded.to(self.device).eval()
         self.generation_kwargs = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, **generation_kwargs}
         self._select_nllb_languages(source_language, target_language)
@@ -125,7 +126,7 @@ class Seq2SeqTranslator:
 
 
 def translate_missing(records: Sequence[ImageRecord], translator: Seq2SeqTranslator, report: BuildReport) -> None:
-    """Fill every empty `translator.target_language` slot; an empty model output leaves the slot missing."""
+    """Fill every empty `translator.target_language` slot; a model output without words leaves the slot missing."""
     language = translator.target_language
     missing = {
         normalize_caption(english): english
@@ -141,7 +142,7 @@ def translate_missing(records: Sequence[ImageRecord], translator: Seq2SeqTransla
         for index, english in enumerate(record.captions[SOURCE_LANGUAGE]):
             if english is not None and slots[index] is None:
                 translation = translator.cache.get(normalize_caption(english), "")
-                if translation:
+                if not text_problem(translation):
                     slots[index] = translation
                     filled += 1
     language_report = report.language(language)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import datasets
 
-from rs_retrieval.cli import ArgumentParser, positive_int
+from rs_retrieval.command_line import ArgumentParser, positive_int
 from rs_retrieval.data.cards import build_dataset_card
 from rs_retrieval.data.export import check_output_dir, save_built_dataset
 from rs_retrieval.data.karpathy import SourceSpec, build_karpathy_dataset

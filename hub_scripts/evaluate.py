@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from rs_retrieval.cli import ArgumentParser, positive_int
+from rs_retrieval.command_line import ArgumentParser, positive_int
 from rs_retrieval.data.loading import parse_languages
 from rs_retrieval.errors import command
 from rs_retrieval.evaluation import markdown_table

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rs_retrieval.errors import command
-from rs_retrieval.search.arguments import index_output_folder, positive_int
+from rs_retrieval.command_line import positive_int
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     from rs_retrieval.hub_scripts.evaluate import code_version
     from rs_retrieval.search import build_index, open_gallery
     from rs_retrieval.search.indexing import distributed_state
-    from rs_retrieval.search.store import MANIFEST, PARTS
+    from rs_retrieval.search.store import index_output_folder
 
-    out = index_output_folder(args.out, MANIFEST, PARTS)
+    out = index_output_folder(args.out)
     state = distributed_state()
     gallery = open_gallery(args.images, split=args.split, image_column=args.image_column)
     model = load_model(args.model, trust_remote_code=args.trust_remote_code).to(state.device)

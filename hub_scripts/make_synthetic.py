@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from rs_retrieval.cli import ArgumentParser
+from rs_retrieval.command_line import ArgumentParser
 from rs_retrieval.data.cards import synthetic_dataset_card
 from rs_retrieval.data.export import check_output_dir, write_folder
 from rs_retrieval.data.synthetic import DEFAULT_SPLITS, MIN_IMAGE_SIZE, SCENE_TYPES, make_synthetic_dataset

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from rs_retrieval.checkpoints import load_model_and_processor
-from rs_retrieval.cli import ArgumentParser, positive_int, query_text
+from rs_retrieval.command_line import ArgumentParser, positive_int, query_text
 from rs_retrieval.errors import UsageError, command
 from rs_retrieval.processing.image_conversion import load_image_file
 

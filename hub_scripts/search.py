@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rs_retrieval.errors import command
-from rs_retrieval.search.arguments import bounded_int, input_file, output_file, positive_int, text_with_words
+from rs_retrieval.command_line import bounded_int, input_file, output_file, positive_int, query_text
 
 #: Tiles of --grid are at most this many pixels a side (a grid of 20 such tiles is about 100 MB of pixels).
 MAX_TILE = 1024
@@ -31,7 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", required=True, help="the index folder")
     query = parser.add_mutually_exclusive_group(required=True)
-    query.add_argument("--text", type=text_with_words, help="an English or Arabic query")
+    query.add_argument("--text", type=query_text, help="an English or Arabic query")
     query.add_argument("--image", help="an image file: find similar images")
     parser.add_argument("-k", type=positive_int, default=10, help="number of results (default %(default)s)")
     parser.add_argument("--model", default=None, help="checkpoint to embed the query (default: the index's)")

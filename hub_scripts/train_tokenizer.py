@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from rs_retrieval.cli import ArgumentParser, positive_int
+from rs_retrieval.command_line import ArgumentParser, positive_int
 from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.errors import RsRetrievalError, command
 from rs_retrieval.processing.sentencepiece_tokenizer import train_sentencepiece_tokenizer

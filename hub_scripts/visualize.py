@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rs_retrieval.cli import ArgumentParser, positive_int, query_text
+from rs_retrieval.command_line import ArgumentParser, positive_int, query_text
 from rs_retrieval.data.loading import check_caption_languages, parse_languages
 from rs_retrieval.errors import UsageError, command
 

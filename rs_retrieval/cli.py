@@ -7,12 +7,10 @@ sub-command's heavy dependencies are never loaded for another.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
-from typing import NoReturn
 
-from .errors import UsageError, missing_extra
+from .errors import missing_extra
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "build-dataset": ("rs_retrieval.hub_scripts.build_dataset", "Karpathy JSON + images -> bilingual DatasetDict"),
@@ -29,39 +27,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "local-hub": ("rs_retrieval.hub_scripts.local_hub", "serve a local Hugging Face Hub (offline tests)"),
     "demo": ("rs_retrieval.hub_scripts.demo", "the main job on the embedded synthetic dataset"),
 }
-
-
-class OneLineErrors:
-    """Mixin for argparse parsers: a bad argument raises `UsageError`, which `command` prints as one line (exit 2),
-    instead of a usage screen (for train.py, 150 options) above the message."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see --help)")
-
-
-class ArgumentParser(OneLineErrors, argparse.ArgumentParser):
-    """`argparse.ArgumentParser` with one-line errors; its sub-command parsers are of the same class."""
-
-
-def positive_int(text: str) -> int:
-    """argparse type for counts and sizes: `0` or `-3` is a usage error (exit 2), not a crash or an empty result."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
-
-
-def query_text(text: str) -> str:
-    """argparse type for a text query: one with no letter or digit after normalisation (empty, only tashkeel,
-    tatweel, zero-width characters or punctuation) would return an arbitrary ranking, so it is refused."""
-    from .processing.text_normalization import has_words
-
-    if not has_words(text):
-        raise argparse.ArgumentTypeError(f"{text!r} has no letter or digit once normalised; give words to search for")
-    return text
 
 
 def _usage() -> str:

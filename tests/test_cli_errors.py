@@ -148,7 +148,7 @@ def test_an_args_file_gets_the_recipe_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("extra, code, names", [
-    (["--model", "MISSING"], 1, "MISSING"),
+    (["--model", "MISSING"], 2, "MISSING"),
     (["--model", "PICKLED"], 1, "pytorch_model.bin"),
     (["--dataset", "MISSING"], 2, "MISSING"),
     (["--split", "validation"], 2, "'validation'"),
@@ -209,7 +209,7 @@ def test_visualize_writes_into_a_missing_folder(saved, tmp_path):
 
 
 @pytest.mark.parametrize("extra, code, names", [
-    (["--model", "MISSING"], 1, "MISSING"),
+    (["--model", "MISSING"], 2, "MISSING"),
     (["--model", "PICKLED"], 1, "pytorch_model.bin"),
     (["--images", "MISSING"], 2, "MISSING"),
     (["--images", "FILE"], 2, "file.txt"),

@@ -304,6 +304,21 @@ def _faiss_problem(index: Any, manifest: IndexManifest) -> str | None:
     return None
 
 
+def index_output_folder(path: str) -> Path:
+    """`--out` of `index`: a new or empty folder, or one that already holds an index (or its unfinished parts).
+
+    Indexing deletes stale `build-*` folders in its output, so any other folder is refused: nothing of the user's
+    is ever removed.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise SearchInputError(f"--out {path}: is a file, not an index folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).exists() \
+            and not (folder / PARTS).is_dir():
+        raise SearchInputError(f"--out {path}: a folder that holds other files and no index; give a new or empty folder")
+    return folder
+
+
 __all__ = [
     "DATA_FILES",
     "DamagedIndexError",
@@ -316,6 +331,7 @@ __all__ = [
     "commit",
     "fsync_path",
     "has_index",
+    "index_output_folder",
     "new_build_dir",
     "open_index",
     "read_manifest",

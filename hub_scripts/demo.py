@@ -75,9 +75,8 @@ def publish_and_reload(out: Path, checkpoint: Path, dataset_dir: Path, gallery: 
 
     from rs_retrieval.local_hub import LocalHub, client_environment
 
-    token = "hf_demo_local_token"
-    with LocalHub(out / "local_hub", token=token) as hub:
-        env = {**os.environ, **client_environment(hub.url, token=token, home=str((out / "hf_home").resolve()))}
+    with LocalHub(out / "local_hub") as hub:  # writes need the token it draws for this run
+        env = {**os.environ, **client_environment(hub.url, token=hub.token, home=str((out / "hf_home").resolve()))}
         print(f"local Hub at {hub.url} (data in {out / 'local_hub'})")
         commands = [
             ["push_dataset.py", "--dataset", str(dataset_dir), "--repo-id", DEMO_DATASET_REPO],

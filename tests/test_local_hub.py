@@ -246,6 +246,21 @@ def test_pushes_to_a_branch_leave_main_untouched(local_hub, tmp_path):
     assert seen["history"] == ["Upload version.txt with huggingface_hub"] * 2 + ["initial commit"]
 
 
+def test_an_arabic_file_name_round_trips_through_the_hub_clients(local_hub, tmp_path):
+    result = run_client("""
+        import json
+        from pathlib import Path
+        from huggingface_hub import HfApi, hf_hub_download
+        api = HfApi()
+        api.create_repo("alice/arabic")
+        api.upload_file(path_or_fileobj="مطار\\n".encode(), path_in_repo="صور/خريطة المطار.txt", repo_id="alice/arabic")
+        path = hf_hub_download("alice/arabic", "صور/خريطة المطار.txt")
+        print(json.dumps({"files": api.list_repo_files("alice/arabic"), "text": Path(path).read_text(encoding="utf-8")}))
+    """, local_hub, tmp_path)
+    seen = observed(result)
+    assert seen == {"files": [".gitattributes", "صور/خريطة المطار.txt"], "text": "مطار\n"}
+
+
 def test_hf_file_system_lists_and_reads_byte_ranges(local_hub, tmp_path):
     result = run_client(f"""
         {DEFINE_BLOB}
@@ -375,9 +390,9 @@ def test_repos_persist_across_a_restart_on_the_same_data_dir(tmp_path):
     assert again == {"sha": pushed["oid"], "private": True, "bytes": LFS_BYTES.hex()}
 
 
-def test_cli_prints_its_url_and_serves_until_terminated(tmp_path):
+def test_cli_prints_its_url_and_serves_until_terminated_never_printing_a_supplied_token(tmp_path):
     command = [sys.executable, "-m", "rs_retrieval.hub_scripts.local_hub", "--port", "0", "--data", str(tmp_path / "d")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RS_RETRIEVAL_HUB_TOKEN": HUB_TOKEN}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         banner = [process.stdout.readline()]  # type: ignore[union-attr]
@@ -395,6 +410,8 @@ def test_cli_prints_its_url_and_serves_until_terminated(tmp_path):
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0 and "Local Hub stopped." in rest
     assert f"  export HF_ENDPOINT='{url}'\n" in banner and "  export HF_HUB_DISABLE_XET='1'\n" in banner
+    assert '  export HF_TOKEN="$RS_RETRIEVAL_HUB_TOKEN"\n' in banner
+    assert HUB_TOKEN not in "".join(banner) + rest
 
 
 def test_client_environment_points_clients_at_the_hub_without_xet(tmp_path):

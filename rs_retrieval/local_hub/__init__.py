@@ -2,11 +2,13 @@
 
 Repos (model, dataset), commits, branches, LFS uploads, file downloads and typed errors, served from
 a data folder on disk; for tests and for working offline. Clients must run with `client_environment`.
+Safe to leave running on a shared machine: writes need a token, web pages are refused (Host and Origin
+checks), bodies and read times are bounded (`limits`), and malformed requests get a 4xx with a message.
 
     from rs_retrieval.local_hub import LocalHub, client_environment
 
-    with LocalHub("hub_data", token="hf_local") as hub:
-        env = client_environment(hub.url, token="hf_local", home="hf_home")
+    with LocalHub("hub_data") as hub:  # writes need hub.token, drawn at random
+        env = client_environment(hub.url, token=hub.token, home="hf_home")
         subprocess.run([sys.executable, "push.py"], env={**os.environ, **env}, check=True)
 """
 

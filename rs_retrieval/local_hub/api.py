@@ -7,6 +7,8 @@ are absent and answer 404. Xet is never advertised, so clients use the LFS proto
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .access import RepoAccess
 from .auth import Auth
 from .content_endpoints import ContentEndpoints
@@ -39,11 +41,16 @@ class HubApi:
 
     def __init__(self, storage: Storage, token: str | None, user: str) -> None:
         self.storage = storage
-        access = RepoAccess(storage, Auth(token))
+        self.auth = Auth(token)
+        access = RepoAccess(storage, self.auth)
         self.repos = RepoEndpoints(access, user)
         self.contents = ContentEndpoints(access, user)
         self.lfs = LfsEndpoints(storage.blobs)
         self._access = access
+
+    def is_trusted(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request carries the server token (the server then reads a refused body to keep the connection)."""
+        return self.auth.is_trusted(headers)
 
     def handle(self, request: Request) -> Response:
         try:

@@ -1,6 +1,7 @@
-"""Who may do what: one optional server token, compared in constant time, never repeated back.
+"""Who may do what: one server token, compared in constant time, never repeated back.
 
-Without a token every request is allowed (a private offline hub for one user). With a token:
+`LocalHub` always has a token unless anonymous writes were explicitly allowed, in which case every request
+is allowed (unsafe on a machine with other users). With a token:
 writes need `Authorization: Bearer <token>`, private repos need it to be read, and a request that
 sends any other token is refused outright (401), as the Hub does with a revoked token.
 """
@@ -42,6 +43,13 @@ class Auth:
         if not hmac.compare_digest(presented.encode(), self._token.encode()):
             raise Unauthorized(INVALID_CREDENTIALS)
         return True
+
+    def is_trusted(self, headers: Mapping[str, str]) -> bool:
+        """Whether the request carries the server token; never raises (a wrong token is simply not trusted)."""
+        try:
+            return self.is_authenticated(headers)
+        except Unauthorized:
+            return False
 
     def require_write(self, headers: Mapping[str, str], action: str) -> None:
         """Refuse `action` (e.g. "create a repo") unless the request is authenticated."""

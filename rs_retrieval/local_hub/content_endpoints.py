@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import unicodedata
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from . import trees
@@ -18,16 +19,33 @@ from .access import RepoAccess, repo_url
 from .blobs import is_sha256
 from .downloads import file_response
 from .errors import BadRequest, EntryNotFound
-from .messages import Request, Response, json_response
+from .limits import MAX_COMMIT_BODY
+from .messages import JSON, Request, Response, json_object, json_response, objects, strings, typed
 from .storage import AddFile, DeleteFile, DeleteFolder, FileEntry, Operation, Repo
 from .upload_modes import DEFAULT_GITATTRIBUTES, upload_mode
 
 
 def _check_path(path: str) -> str:
+    """A file path inside a repo: relative, no empty/`.`/`..` part, not in `.git`, no control character.
+
+    A CR or LF in a name could otherwise end a response header that carries it (Content-Disposition).
+    """
     parts = path.split("/")
     if not path or path.startswith("/") or any(part in ("", ".", "..") for part in parts) or parts[0] == ".git":
         raise BadRequest(f"Invalid path in repo: {path!r}")
+    if any(unicodedata.category(char) == "Cc" for char in path):
+        raise BadRequest(f"Invalid path in repo: {path!r} holds a control character (CR, LF, tab, NUL...)")
     return path
+
+
+def _commit_line(line: bytes) -> tuple[str, dict[str, Any]]:
+    """(key, value) of one NDJSON commit line, each of the right type, or BadRequest saying what is wrong."""
+    item = json_object(line, "A commit line")
+    key, value = item.get("key"), item.get("value")
+    if not isinstance(key, str) or not isinstance(value, dict):
+        raise BadRequest('Each commit line must be {"key": "<operation>", "value": {...}} with a string key and an '
+                         "object value")
+    return key, value
 
 
 class ContentEndpoints:
@@ -86,14 +104,17 @@ class ContentEndpoints:
         """Entries for the given paths (form-encoded by `get_paths_info`); missing paths are left out."""
         repo = self.access.readable(r, repo_type, repo_id)
         commit = self.storage.resolve(repo, revision)
-        body = r.read_body()
-        if r.headers.get("Content-Type", "").startswith("application/json"):
-            payload = json.loads(body or b"{}")
-            paths, expand = payload.get("paths", []), bool(payload.get("expand"))
+        if r.media_type == JSON:
+            payload = r.json()
+            paths, expand = strings(payload, "paths"), typed(payload, "expand", bool, False)
         else:
-            form = parse_qs(body.decode(), keep_blank_values=True)
+            r.require_media_type("application/x-www-form-urlencoded", JSON)
+            try:
+                form = parse_qs(r.read_body().decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                raise BadRequest("The form body is not valid UTF-8") from None
             paths, expand = form.get("paths", []), (form.get("expand", ["false"])[0].lower() in ("1", "true"))
-        found = [trees.lookup(commit.files, path) for path in ([paths] if isinstance(paths, str) else paths)]
+        found = [trees.lookup(commit.files, path) for path in paths]
         return json_response([self._entry_json(repo, item, expand) for item in found if item is not None])
 
     def resolve(self, r: Request, repo_type: str, repo_id: str, revision: str, path: str) -> Response:
@@ -116,13 +137,13 @@ class ContentEndpoints:
         gitattributes = self.storage.blobs.read(attributes.sha256).decode("utf-8", "replace") if attributes \
             else DEFAULT_GITATTRIBUTES
         answers = []
-        for item in r.json().get("files", []):
-            path = _check_path(str(item.get("path", "")))
+        for item in objects(r.json(), "files"):
+            path = _check_path(typed(item, "path", str, ""))
             try:
-                sample = base64.b64decode(item.get("sample", ""))
+                sample = base64.b64decode(typed(item, "sample", str, ""))
             except (binascii.Error, ValueError):
                 raise BadRequest(f"Sample of {path} is not valid base64") from None
-            answer = {"path": path, "uploadMode": upload_mode(path, int(item.get("size", 0)), sample, gitattributes),
+            answer = {"path": path, "uploadMode": upload_mode(path, typed(item, "size", int, 0), sample, gitattributes),
                       "shouldIgnore": False}
             existing = commit.files.get(path)
             if existing is not None:
@@ -133,24 +154,21 @@ class ContentEndpoints:
     def commit(self, r: Request, repo_type: str, repo_id: str, revision: str) -> Response:
         """Apply an NDJSON commit to branch `revision` (or a new `refs/pr/N` with `create_pr=1`)."""
         repo = self.access.writable(r, repo_type, repo_id, "commit")
-        header: dict = {}
+        r.require_media_type("application/x-ndjson", JSON)
+        header: dict[str, Any] = {}
         operations: list[Operation] = []
-        for line in r.read_body().splitlines():
+        for line in r.read_body(MAX_COMMIT_BODY).splitlines():
             if not line.strip():
                 continue
-            try:
-                item = json.loads(line)
-                key, value = item["key"], item["value"]
-            except (ValueError, KeyError, TypeError):
-                raise BadRequest("Commit body must be NDJSON lines of {\"key\": ..., \"value\": ...}") from None
+            key, value = _commit_line(line)
             if key == "header":
                 header = value
             else:
                 operations.append(self._operation(key, value))
         commit, pr_number = self.storage.commit(
-            repo, revision, operations, title=str(header.get("summary") or "Upload files"),
-            message=str(header.get("description") or ""), author=self.user,
-            parent_commit=header.get("parentCommit"), create_pr=r.flag("create_pr"),
+            repo, revision, operations, title=typed(header, "summary", str, "") or "Upload files",
+            message=typed(header, "description", str, ""), author=self.user,
+            parent_commit=typed(header, "parentCommit", str, "") or None, create_pr=r.flag("create_pr"),
         )
         url = repo_url(r, repo_type, repo_id)
         return json_response({
@@ -158,21 +176,21 @@ class ContentEndpoints:
             "pullRequestUrl": f"{url}/discussions/{pr_number}" if pr_number is not None else None,
         })
 
-    def _operation(self, key: str, value: dict) -> Operation:
-        path = str(value.get("path", ""))
+    def _operation(self, key: str, value: dict[str, Any]) -> Operation:
+        path = typed(value, "path", str, "")
         path = _check_path(path.rstrip("/") if key == "deletedFolder" else path)
         if key == "file":
-            content = value.get("content", "")
-            if value.get("encoding", "base64") == "base64":
+            content = typed(value, "content", str, "")
+            if typed(value, "encoding", str, "base64") == "base64":
                 try:
                     data = base64.b64decode(content, validate=True)
                 except (binascii.Error, ValueError):
                     raise BadRequest(f"Content of {path} is not valid base64") from None
             else:
-                data = str(content).encode()
+                data = content.encode()
             return AddFile(path, self.storage.blobs.put_bytes(data), len(data), lfs=False)
         if key == "lfsFile":
-            oid = str(value.get("oid", ""))
+            oid = typed(value, "oid", str, "")
             if not is_sha256(oid):
                 raise BadRequest(f"lfsFile {path}: oid must be a sha256 hex digest")
             if not self.storage.blobs.has(oid):

@@ -3,7 +3,9 @@
 `hf_hub_download` first sends HEAD and needs `X-Repo-Commit` (the commit the revision resolved to)
 and an ETag: the git blob id for regular files, the sha256 (as `X-Linked-Etag`, with `X-Linked-Size`)
 for LFS files, which is also what names the blob in the client cache. `HfFileSystem` reads files in
-pieces with `Range: bytes=a-b` / `bytes=a-` and treats 416 as end of file.
+pieces with `Range: bytes=a-b` / `bytes=a-` and treats 416 as end of file. The file name in
+`Content-Disposition` is given twice (RFC 6266): an ASCII fallback and the exact UTF-8 name (RFC 5987), so
+an Arabic name reaches the client whole and no character of a name can end the header.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import HubError
 from .messages import Response
@@ -49,13 +52,20 @@ def _content_type(entry: FileEntry) -> str:
     return guessed
 
 
+def content_disposition(path: str) -> str:
+    """`inline` with the file's name: `filename=` in printable ASCII (others as `_`), `filename*=` exact in UTF-8."""
+    name = path.rsplit("/", 1)[-1]
+    fallback = "".join(char if " " <= char <= "~" and char not in '"\\' else "_" for char in name)
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def file_response(commit: Commit, entry: FileEntry, blob_path: Path, range_header: str | None) -> Response:
     """The response for one stored file; the server streams `blob_path` (HEAD sends headers only)."""
     headers = {
         "X-Repo-Commit": commit.oid,
         "Accept-Ranges": "bytes",
         "Content-Type": _content_type(entry),
-        "Content-Disposition": f'inline; filename="{entry.path.rsplit("/", 1)[-1]}"',
+        "Content-Disposition": content_disposition(entry.path),
         "Cache-Control": "private, max-age=0, must-revalidate",
     }
     if entry.lfs:

@@ -7,6 +7,8 @@ to raise `RepositoryNotFoundError`, `RevisionNotFoundError` and `EntryNotFoundEr
 
 from __future__ import annotations
 
+from ..errors import RsRetrievalError
+
 
 class HubError(Exception):
     """An answer other than success: `status` for the response line, `code` for `X-Error-Code` (may be None)."""
@@ -63,9 +65,37 @@ class PreconditionFailed(HubError):
 
 
 class BadRequest(HubError):
-    """A malformed request: unknown repo type, bad JSON, invalid YAML, unknown LFS object."""
+    """A malformed request: unknown repo type, bad JSON, invalid YAML, unknown LFS object, bad framing."""
 
     status = 400
+
+
+class Forbidden(HubError):
+    """A request from a browser page of another site, or addressed to a host name that is not this server."""
+
+    status = 403
+
+
+class RequestTimeout(HubError):
+    """The client stopped sending in the middle of a request body."""
+
+    status = 408
+
+
+class PayloadTooLarge(HubError):
+    """A body larger than its route accepts (see `limits`)."""
+
+    status = 413
+
+
+class UnsupportedMediaType(HubError):
+    """A JSON or NDJSON endpoint called with another `Content-Type` (e.g. a cross-site `text/plain` POST)."""
+
+    status = 415
+
+
+class LocalHubError(RsRetrievalError):
+    """The local Hub cannot start: the port is taken, the data folder is a file or holds a corrupt repo file."""
 
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"

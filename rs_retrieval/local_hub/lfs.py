@@ -16,7 +16,8 @@ import time
 
 from .blobs import BlobStore, is_sha256
 from .errors import BadRequest, HubError
-from .messages import Request, Response, json_response
+from .limits import MAX_LFS_OBJECT
+from .messages import Request, Response, json_response, objects, typed
 
 UPLOAD_URL_LIFETIME_S = 3600
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -35,13 +36,16 @@ class LfsEndpoints:
         payload = request.json()
         if payload.get("operation") != "upload":
             raise BadRequest("Only the 'upload' LFS operation is supported; download files through /resolve/")
-        objects = []
+        answers = []
         expires = int(time.time()) + UPLOAD_URL_LIFETIME_S
-        for item in payload.get("objects", []):
+        for item in objects(payload, "objects"):
             oid, size = str(item.get("oid", "")), item.get("size")
-            if not is_sha256(oid) or not isinstance(size, int) or size < 0:
-                objects.append({"oid": oid, "size": size if isinstance(size, int) else 0,
-                                "error": {"code": 422, "message": "oid must be a sha256 hex digest, size an integer"}})
+            valid = is_sha256(oid) and isinstance(size, int) and not isinstance(size, bool) and size >= 0
+            if not valid or size > MAX_LFS_OBJECT:
+                message = (f"an LFS object may have at most {MAX_LFS_OBJECT} bytes" if valid
+                           else "oid must be a sha256 hex digest, size an integer")
+                answers.append({"oid": oid, "size": size if isinstance(size, int) else 0,
+                                "error": {"code": 422, "message": message}})
                 continue
             entry: dict = {"oid": oid, "size": size, "authenticated": True}
             if not self.blobs.has(oid, size):
@@ -50,8 +54,8 @@ class LfsEndpoints:
                     "upload": {"href": f"{request.base_url}/__lfs__/upload/{oid}?{query}"},
                     "verify": {"href": f"{request.base_url}/__lfs__/verify/{oid}"},
                 }
-            objects.append(entry)
-        return json_response({"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+            answers.append(entry)
+        return json_response({"transfer": "basic", "objects": answers, "hash_algo": "sha256"},
                              headers={"Content-Type": LFS_JSON})
 
     def upload(self, request: Request, oid: str) -> Response:
@@ -65,7 +69,7 @@ class LfsEndpoints:
         expected = self._signature(oid, size, expires)
         if not hmac.compare_digest(expected, request.param("sig") or "") or expires < time.time():
             raise HubError("LFS upload URL is invalid or expired: ask the batch endpoint for a new one", status=403)
-        sha256, received, scratch = self.blobs.put_stream(request.iter_body())
+        sha256, received, scratch = self.blobs.put_stream(request.iter_body(size))
         if sha256 != oid or received != size:
             self.blobs.discard(scratch)
             raise BadRequest(f"Uploaded content does not match the LFS object: expected sha256 {oid} and {size} "
@@ -77,7 +81,7 @@ class LfsEndpoints:
         """200 when the object is stored with the announced size, 404 otherwise."""
         if not is_sha256(oid):
             raise BadRequest("LFS object ids are sha256 hex digests")
-        size = request.json().get("size")
-        if not self.blobs.has(oid, size if isinstance(size, int) else None):
+        size = typed(request.json(), "size", int, -1)
+        if not self.blobs.has(oid, size if size >= 0 else None):
             raise HubError(f"LFS object {oid} was not uploaded (or has a different size)", status=404)
         return json_response({"success": True})

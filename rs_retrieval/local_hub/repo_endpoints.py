@@ -13,8 +13,25 @@ import json
 from .access import URL_PREFIX, RepoAccess, repo_url
 from .cards import card_data, metadata_errors
 from .errors import BadRequest, Conflict, Unauthorized
-from .messages import Request, Response, error_response, json_response
+from .messages import Request, Response, error_response, json_response, typed
 from .storage import Commit
+
+
+def _repo_type(payload: dict) -> str:
+    repo_type = typed(payload, "type", str, "") or "model"
+    if repo_type not in URL_PREFIX:
+        raise BadRequest(f"Unknown repo type {repo_type!r}; expected model, dataset or space")
+    return repo_type
+
+
+def _private(payload: dict, default: bool | None) -> bool | None:
+    """The visibility a request asks for: `visibility` ("private"/"public") or the older `private` boolean."""
+    visibility = typed(payload, "visibility", str, "")
+    if visibility:
+        if visibility not in ("private", "public"):
+            raise BadRequest(f"Unknown visibility {visibility!r}; expected private or public")
+        return visibility == "private"
+    return typed(payload, "private", bool, default)  # type: ignore[arg-type]
 
 
 class RepoEndpoints:
@@ -38,13 +55,11 @@ class RepoEndpoints:
         })
 
     def _repo_target(self, payload: dict) -> tuple[str, str]:
-        repo_type = payload.get("type") or "model"
-        if repo_type not in URL_PREFIX:
-            raise BadRequest(f"Unknown repo type {repo_type!r}; expected model, dataset or space")
-        name = payload.get("name")
-        if not isinstance(name, str) or not name:
+        repo_type = _repo_type(payload)
+        name = typed(payload, "name", str, "")
+        if not name:
             raise BadRequest("Missing repo 'name' in the request body")
-        return repo_type, f"{payload.get('organization') or self.user}/{name}"
+        return repo_type, f"{typed(payload, 'organization', str, '') or self.user}/{name}"
 
     def list_repos(self, r: Request, repo_type: str) -> Response:
         """`list_models` / `list_datasets`: one page, filtered by `author` and a `search` substring."""
@@ -61,10 +76,10 @@ class RepoEndpoints:
 
     def create_repo(self, r: Request) -> Response:
         """A new repo; 409 with its `url` in the body when it exists (which `create_repo(exist_ok=True)` accepts)."""
+        self.auth.require_write(r.headers, "create a repo")  # before reading a body
         payload = r.json()
         repo_type, repo_id = self._repo_target(payload)
-        self.auth.require_write(r.headers, f"create the {repo_type} repo {repo_id}")
-        private = payload.get("visibility") == "private" if "visibility" in payload else bool(payload.get("private"))
+        private = _private(payload, default=False)
         url = repo_url(r, repo_type, repo_id)
         try:
             self.storage.create_repo(repo_type, repo_id, private=private, author=self.user)
@@ -74,34 +89,31 @@ class RepoEndpoints:
 
     def delete_repo(self, r: Request) -> Response:
         """Forget a repo (its blobs stay: they may be shared with other repos)."""
+        self.auth.require_write(r.headers, "delete a repo")
         repo_type, repo_id = self._repo_target(r.json())
-        self.auth.require_write(r.headers, f"delete the {repo_type} repo {repo_id}")
         self.storage.delete_repo(repo_type, repo_id)
         return json_response({"success": True})
 
     def move_repo(self, r: Request) -> Response:
+        self.auth.require_write(r.headers, "move a repo")
         payload = r.json()
-        repo_type = payload.get("type") or "model"
-        source, target = payload.get("fromRepo", ""), payload.get("toRepo", "")
-        self.auth.require_write(r.headers, f"move the {repo_type} repo {source}")
+        repo_type = _repo_type(payload)
+        source, target = typed(payload, "fromRepo", str, ""), typed(payload, "toRepo", str, "")
         self.storage.move_repo(repo_type, source, target)
         return json_response({"success": True, "url": repo_url(r, repo_type, target)})
 
     def settings(self, r: Request, repo_type: str, repo_id: str) -> Response:
         """Visibility changes (`update_repo_settings(private=...)`); other settings are accepted and ignored."""
         repo = self.access.writable(r, repo_type, repo_id, "change settings")
-        payload = r.json()
-        if "visibility" in payload:
-            self.storage.set_private(repo.repo_type, repo.repo_id, payload["visibility"] == "private")
-        elif "private" in payload:
-            self.storage.set_private(repo.repo_type, repo.repo_id, bool(payload["private"]))
+        private = _private(r.json(), default=None)
+        if private is not None:
+            self.storage.set_private(repo.repo_type, repo.repo_id, private)
         return json_response({"success": True})
 
     def validate_yaml(self, r: Request) -> Response:
         """400 with `errors` when a card's YAML metadata does not parse; the client then raises ValueError."""
         self.auth.is_authenticated(r.headers)
-        content = r.json().get("content", "")
-        errors = metadata_errors(content if isinstance(content, str) else "")
+        errors = metadata_errors(typed(r.json(), "content", str, ""))
         body = {"errors": [{"message": message} for message in errors], "warnings": []}
         if errors:
             return json_response({"error": errors[0], **body}, status=400, headers={"X-Error-Message": "Invalid YAML"})
@@ -185,7 +197,7 @@ class RepoEndpoints:
         if r.method == "DELETE":
             self.storage.delete_branch(repo, branch)
         else:
-            self.storage.create_branch(repo, branch, r.json().get("startingPoint"))
+            self.storage.create_branch(repo, branch, typed(r.json(), "startingPoint", str, "") or None)
         return json_response({"success": True})
 
     def tag(self, r: Request, repo_type: str, repo_id: str, name: str) -> Response:
@@ -194,8 +206,8 @@ class RepoEndpoints:
         if r.method == "DELETE":
             self.storage.delete_tag(repo, name)
         else:
-            tag = r.json().get("tag")
-            if not isinstance(tag, str) or not tag:
+            tag = typed(r.json(), "tag", str, "")
+            if not tag:
                 raise BadRequest("Missing 'tag' in the request body")
             self.storage.create_tag(repo, tag, name)
         return json_response({"success": True})

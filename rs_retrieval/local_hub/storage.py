@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .blobs import BlobStore, git_blob_id, lfs_pointer
-from .errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RepoNotFound, RevisionNotFound
+from .errors import (BadRequest, Conflict, EntryNotFound, LocalHubError, PreconditionFailed, RepoNotFound,
+                     RevisionNotFound)
 from .upload_modes import DEFAULT_GITATTRIBUTES
 
 REPO_TYPES = ("model", "dataset", "space")
@@ -131,18 +132,31 @@ def validate_repo_id(repo_id: str) -> None:
         raise BadRequest(f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'")
 
 
+def _load_repo(path: Path) -> Repo:
+    """One repo file of the data folder; LocalHubError naming the file when it is not one this server wrote."""
+    try:
+        return Repo.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise LocalHubError(f"{path} is not a valid local Hub repo file ({type(error).__name__}: {error}): restore it "
+                            "or move it out of the data folder") from None
+
+
 class Storage:
     """All repos of one local Hub, loaded from and written through to `data_dir`."""
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir)
-        self.blobs = BlobStore(self.data_dir / "blobs")
-        self._repos_dir = self.data_dir / "repos"
-        self._repos_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.blobs = BlobStore(self.data_dir / "blobs")
+            self._repos_dir = self.data_dir / "repos"
+            self._repos_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise LocalHubError(f"The local Hub's data folder {self.data_dir} is not a folder (or holds a file where "
+                                "its blobs/ or repos/ folder belongs): choose another folder") from None
         self._lock = threading.RLock()
         self._repos: dict[tuple[str, str], Repo] = {}
         for path in self._repos_dir.glob("*/*/*.json"):
-            repo = Repo.from_json(json.loads(path.read_text(encoding="utf-8")))
+            repo = _load_repo(path)
             self._repos[(repo.repo_type, repo.repo_id)] = repo
 
     # ----- repos -----------------------------------------------------------------------------------------------

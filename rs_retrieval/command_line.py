@@ -35,7 +35,8 @@ def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
         if value < low or (high is not None and value > high):
-            limit = f"at least {low}" if high is None else f"between {low} and {high}"
+            limit = "a positive number" if (low, high) == (1, None) else (
+                f"at least {low}" if high is None else f"between {low} and {high}")
             raise argparse.ArgumentTypeError(f"{value} must be {limit}")
         return value
 

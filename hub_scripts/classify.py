@@ -28,7 +28,8 @@ def split_labels(text: str | None) -> list[str] | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="rs-retrieval classify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="checkpoint folder (or Hub id)")
     parser.add_argument("--images", required=True, help="folder of images, saved dataset folder, or 'synthetic'")
     parser.add_argument("--split", default=None, help="split of a saved DatasetDict")

@@ -21,21 +21,30 @@ import sys
 import time
 from pathlib import Path
 
+from rs_retrieval.command_line import ArgumentParser, positive_int
+from rs_retrieval.errors import UsageError, command
+
 DEMO_MODEL_REPO = "rs-retrieval/demo-bilingual"
 DEMO_DATASET_REPO = "rs-retrieval/synthetic-scenes-en-ar"
 QUERIES = ("three airplanes parked next to the runway", "ثلاث طائرات متوقفة بجانب المدرج")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="rs-retrieval demo", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="outputs/demo")
     parser.add_argument("--epochs", type=float, default=40)
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="from-scratch towers take a high rate")
-    parser.add_argument("--train-per-scene", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--train-per-scene", type=positive_int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--query", action="append", default=None, help="override the two demo queries")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a file, not a folder")
+    if not args.epochs > 0 or not args.learning_rate > 0:
+        raise UsageError("--epochs and --learning-rate must be positive numbers")
+    return args
 
 
 def step(title: str) -> None:
@@ -95,6 +104,7 @@ def publish_and_reload(out: Path, checkpoint: Path, dataset_dir: Path, gallery: 
     return 0
 
 
+@command("rs-retrieval demo")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()

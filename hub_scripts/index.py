@@ -28,7 +28,8 @@ from rs_retrieval.command_line import positive_int
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from rs_retrieval.search.faiss_index import EXACT_SEARCH_MAX_VECTORS, KINDS
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="rs-retrieval index", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="checkpoint folder (or Hub id) of the dual encoder")
     parser.add_argument("--images", required=True, help="folder of images, saved dataset folder, or 'synthetic'")
     parser.add_argument("--split", default=None, help="split of a saved DatasetDict")

@@ -23,7 +23,8 @@ from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="rs-retrieval push-model", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a folder saved by train.py (or save_pretrained)")
     parser.add_argument("--repo-id", required=True, help="org/name of the model repo (created when missing)")
     parser.add_argument("--results", default=None, help="evaluation JSON from hub_scripts/evaluate.py")

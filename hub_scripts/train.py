@@ -153,6 +153,9 @@ def check_sources(model_args: ModelArguments, training_args: TrainingArguments) 
     output = Path(training_args.output_dir)
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output_dir {output}: is a file, not a folder")
+    for flag in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        if getattr(training_args, flag) < 1:
+            raise UsageError(f"--{flag} {getattr(training_args, flag)}: must be a positive number")
     for flag, source in (("--model_name_or_path", model_args.model_name_or_path),
                          ("--vision_model", model_args.vision_model), ("--text_model", model_args.text_model),
                          ("--resume_from_checkpoint", training_args.resume_from_checkpoint)):

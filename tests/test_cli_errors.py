@@ -85,6 +85,8 @@ def train_args(saved: Path, tmp_path: Path, *extra: str) -> list[str]:
     (["--config", "FILE"], 2, "FILE"),
     (["--hub_token", "hf_secret"], 2, "HF_TOKEN"),
     (["--hub_token=hf_secret"], 2, "HF_TOKEN"),
+    (["--per_device_train_batch_size", "0"], 2, "--per_device_train_batch_size"),
+    (["--per_device_eval_batch_size", "-1"], 2, "--per_device_eval_batch_size"),
 ], ids=lambda value: " ".join(value) if isinstance(value, list) else None)
 def test_train_names_each_bad_argument_in_one_line(saved, tmp_path, capsys, extra, code, names):
     places = {"MISSING": str(tmp_path / "missing"), "PICKLED": str(saved / "pickled"), "FILE": str(saved / "file.txt")}
@@ -274,3 +276,18 @@ def test_help_still_exits_zero():
         train.main(["--help"])
     assert raised.value.code == 0
 
+
+
+# -- demo -------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, names", [
+    (["--out", "FILE"], "is a file"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--epochs", "0"], "--epochs"),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else None)
+def test_demo_refuses_bad_arguments_before_doing_anything(saved, capsys, extra, names):
+    from rs_retrieval.hub_scripts import demo
+
+    extra = [str(saved / "file.txt") if value == "FILE" else value for value in extra]
+    code, line = fails(demo.main, extra, capsys)
+    assert code == 2 and line.startswith("rs-retrieval demo: error: ") and names in line, line

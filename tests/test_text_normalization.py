@@ -8,6 +8,7 @@ import string
 import pytest
 
 from rs_retrieval import TextNormalizer
+from rs_retrieval.processing import has_words
 
 
 @pytest.mark.parametrize(
@@ -51,3 +52,29 @@ def test_ascii_shortcut_gives_what_every_step_gives(options):
     texts += ["".join(rng.choices(string.printable + "\x1c\x1d\x1e\x1f\x0b", k=rng.randint(0, 40))) for _ in range(2000)]
     for text in texts:
         assert normalizer(text) == normalizer.apply_every_step(text), repr(text)
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202b", "\u2066", "\ufeff",
+                                       "\u00ad", "\u061c"])
+def test_invisible_characters_are_stripped(invisible):
+    assert TextNormalizer()(f"مطا{invisible}ر{invisible}") == "مطار"
+    assert TextNormalizer(strip_invisible=False)(f"مطار{invisible}").endswith(invisible)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("three airplanes", True),
+    ("طائرات", True),
+    ("٣", True),                      # an Arabic-Indic digit is a word
+    ("", False),
+    ("   ", False),
+    ("\u064e\u064b\u0650", False),    # tashkeel only
+    ("\u0640\u0640\u0640", False),    # tatweel only
+    ("\u200b\u200c\ufeff", False),    # zero-width only
+    ("...!؟،", False),                # punctuation only
+])
+def test_has_words_tells_whether_anything_is_left_to_match(text, expected):
+    assert has_words(text) is expected
+
+
+def test_tatweel_is_no_word_even_when_the_normaliser_keeps_it():
+    assert not has_words("\u0640\u0640", TextNormalizer(strip_tatweel=False))

@@ -15,7 +15,6 @@ pushing. `--debug` shows the traceback of an error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -42,14 +41,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def read_report(path: Path) -> dict:
     """The evaluation JSON at `path`, checked to hold a results table."""
     from rs_retrieval.errors import UsageError
+    from rs_retrieval.json_files import read_json_object
     from rs_retrieval.publishing import PublishError, check_report
 
     if not path.is_file():
         raise UsageError(f"--results {path} does not exist")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PublishError(f"{path} is not valid JSON ({error}): write it with `rs-retrieval evaluate --out`") from None
+    report = read_json_object(path, what="an evaluation report", fix="write it with `rs-retrieval evaluate --out`",
+                              error=PublishError)
     return check_report(report, str(path))
 
 

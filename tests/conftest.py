@@ -11,6 +11,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # One intra-op thread per xdist worker: two workers on two cores, no oversubscription.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -36,3 +38,13 @@ def tiny_model(tiny_tokenizer) -> DualEncoderModel:
 @pytest.fixture()
 def tiny_processor(tiny_tokenizer) -> DualEncoderProcessor:
     return DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer, max_length=24)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, tiny_tokenizer) -> Path:
+    """A saved tiny model and processor (16-dimensional joint space), shared read-only by the tests of a session."""
+    path = tmp_path_factory.mktemp("tiny_checkpoint") / "model"
+    torch.manual_seed(0)
+    DualEncoderModel(tiny_config(len(tiny_tokenizer))).save_pretrained(path)
+    DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer, max_length=24).save_pretrained(path)
+    return path

@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch
-from tiny_models import IMAGE_SIZE, tiny_config
 
-from rs_retrieval import DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
+from rs_retrieval import DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.synthetic import make_synthetic_dataset
 from rs_retrieval.hub_scripts import search
 from rs_retrieval.search import RetrievalIndex, SearchError, build_index, open_gallery
@@ -28,12 +26,8 @@ DATA_FILES = (EMBEDDINGS, METADATA, FAISS_INDEX, FAILURES)
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tiny_tokenizer) -> Path:
-    path = tmp_path_factory.mktemp("integrity_model") / "model"
-    torch.manual_seed(0)
-    DualEncoderModel(tiny_config(len(tiny_tokenizer))).save_pretrained(path)
-    DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer, max_length=24).save_pretrained(path)
-    return path
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="module")

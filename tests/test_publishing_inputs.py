@@ -79,7 +79,7 @@ def _one_line_error(capsys, prog: str) -> str:
     (["--checkpoint", "{checkpoint}", "--results", "{tmp}/missing.json"], 2, "does not exist"),
     (["--checkpoint", "{checkpoint}", "--results", "{tmp}/garbage.json"], 1, "not valid JSON"),
     (["--checkpoint", "{checkpoint}", "--results", "{tmp}/partial.json"], 1, "i2t_r5"),
-    (["--checkpoint", "{checkpoint}", "--results", "{tmp}/no_table.json"], 1, "no 'results' table"),
+    (["--checkpoint", "{checkpoint}", "--results", "{tmp}/no_table.json"], 1, "not an evaluation report"),
 ])
 def test_push_model_bad_arguments_are_one_line(checkpoint, tmp_path, capsys, arguments, code, said):
     (tmp_path / "garbage.json").write_bytes(b"\xff{not json")

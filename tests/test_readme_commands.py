@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import torch
 from hub_support import local_hub, run_client  # noqa: F401  (local_hub is a fixture)
-from PIL import Image
 from tiny_models import tiny_config
 from transformers import BertConfig, BertModel
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import IMAGE_SIZE, tiny_config
+from tiny_models import tiny_config
 
-from rs_retrieval import DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
+from rs_retrieval import DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.synthetic import make_synthetic_dataset
 from rs_retrieval.embedding import embed_images
 from rs_retrieval.search import RetrievalIndex, SearchError, build_index, open_gallery
@@ -49,13 +49,8 @@ def scenes():
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tiny_tokenizer) -> Path:
-    """A saved tiny model and processor (16-dimensional joint space)."""
-    path = tmp_path_factory.mktemp("search_model") / "model"
-    torch.manual_seed(0)
-    DualEncoderModel(tiny_config(len(tiny_tokenizer))).save_pretrained(path)
-    DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer, max_length=24).save_pretrained(path)
-    return path
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 @pytest.fixture()

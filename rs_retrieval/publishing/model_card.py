@@ -8,7 +8,6 @@ widgets and `ModelCard.load(...).data.eval_results` give back exactly the number
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..evaluation import RECALL_COLUMNS, markdown_table
+from ..json_files import read_json_object
 from .hub_errors import PublishError
 
 RECIPE_FILE = "training_recipe.json"
@@ -212,13 +212,7 @@ def read_recipe(checkpoint: str | Path) -> dict[str, Any] | None:
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         return None
-    try:
-        recipe = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PublishError(f"{path} is not valid JSON ({error}): fix or remove it") from None
-    if not isinstance(recipe, dict):
-        raise PublishError(f"{path} is not a training recipe (a JSON object): fix or remove it")
-    return recipe
+    return read_json_object(path, what="a training recipe", fix="fix or remove it", error=PublishError)
 
 
 def check_report(report: Any, source: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ folders are only read.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, ModelCard
 
 from ..errors import UsageError
+from ..json_files import read_json_object
 from .hub_errors import PublishError, hub_errors
 from .secrets import PICKLE_PATTERNS, published_files, refuse_secrets, stored_token, tokens_in_use
 
@@ -59,12 +59,8 @@ def checkpoint_files(folder: str | Path) -> list[Path]:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise PublishError(f"{folder} has no config.json: not a saved checkpoint")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PublishError(f"{config_path} is not valid JSON ({error}): not a saved checkpoint") from None
-    if not isinstance(config, dict):
-        raise PublishError(f"{config_path} is not a checkpoint config (a JSON object)")
+    config = read_json_object(config_path, what="a checkpoint config", fix="not a saved checkpoint",
+                              error=PublishError)
     weights = [name for name in ("model.safetensors", "model.safetensors.index.json") if (folder / name).is_file()]
     if not weights:
         legacy = [p.name for p in folder.glob("*.bin")]

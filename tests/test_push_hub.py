@@ -27,6 +27,7 @@ from rs_retrieval.local_hub import LocalHub, client_environment
 TOKEN = "hf_push_test_token_0123456789"
 RETRY_LINE = "the remote repo is unchanged; running the same command again completes the push"
 REPO = Path(__file__).resolve().parents[1]
+QUICK_CLIENT_RETRIES = Path(__file__).resolve().parent / "quick_client_retries"  # shorter retry waits in clients
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ def hub_env(hub, tmp_path_factory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("hf-home")
     env = {**os.environ, **client_environment(hub.url, token=TOKEN, home=str(home))}
     env.pop("PYTEST_XDIST_WORKER", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(QUICK_CLIENT_RETRIES), env.get("PYTHONPATH")]))
     return env
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from transformers import Trainer
 
+from ..checkpoints import check_checkpoint_folder
 from ..embedding import unwrap
 from ..split_evaluation import evaluate_retrieval
 
@@ -108,14 +109,15 @@ class DualEncoderTrainer(Trainer):
 
     def _load_weights_from(self, folder: str) -> None:
         model = unwrap(self.model)
-        loaded = type(model).from_pretrained(folder)
+        loaded = type(model).from_pretrained(folder, use_safetensors=True)
         model.load_state_dict(loaded.state_dict(), strict=True)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
-        if os.path.isfile(os.path.join(resume_from_checkpoint, "model.safetensors")) and not self.is_fsdp_enabled:
-            self._load_weights_from(resume_from_checkpoint)
-        else:
+        if self.is_fsdp_enabled:
             super()._load_from_checkpoint(resume_from_checkpoint, model)
+            return
+        check_checkpoint_folder(resume_from_checkpoint)  # safetensors only: a pickle-only folder is named, not loaded
+        self._load_weights_from(resume_from_checkpoint)
 
     def _load_best_model(self) -> None:
         best = self.state.best_model_checkpoint

@@ -124,12 +124,16 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
     Example:
 
     ```python
-    >>> from rs_retrieval import DualEncoderConfig, DualEncoderModel, DualEncoderProcessor
-    >>> model = DualEncoderModel(DualEncoderConfig())
-    >>> processor = DualEncoderProcessor.from_default()
+    >>> from PIL import Image
+    >>> from rs_retrieval import DualEncoderConfig, DualEncoderModel
+    >>> from rs_retrieval.processing.default_processor import default_processor
+    >>> model = DualEncoderModel(DualEncoderConfig()).eval()
+    >>> processor = default_processor()
+    >>> image = Image.new("RGB", (256, 256), (120, 120, 120))
     >>> inputs = processor(images=[image], text=["three airplanes next to the runway"], return_tensors="pt")
     >>> outputs = model(**inputs)
-    >>> outputs.logits_per_text  # 1 x 1 scaled cosine similarity
+    >>> outputs.logits_per_text.shape  # 1 x 1 scaled cosine similarity
+    torch.Size([1, 1])
     ```
     """
 

@@ -164,3 +164,17 @@ def test_a_pretrained_text_tower_beside_a_vision_tower_from_scratch(tmp_path):
     model.save_pretrained(tmp_path / "dual")
     reloaded = DualEncoderModel.from_pretrained(tmp_path / "dual")
     torch.testing.assert_close(reloaded.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)
+
+
+def test_the_model_docstring_example_runs():
+    """The example in `DualEncoderModel`'s docstring (shipped with every checkpoint) runs and prints what it says."""
+    import doctest
+
+    from rs_retrieval.modeling import modeling_rs_dual_encoder
+
+    lines = [line.strip() for line in modeling_rs_dual_encoder.DualEncoderModel.__doc__.splitlines()]
+    example = "\n".join(line for line in lines if line and not line.startswith("```") and line.startswith((">>>", "torch")))
+    test = doctest.DocTestParser().get_doctest(example, {}, "DualEncoderModel", None, 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize().failed == 0 and runner.summarize().attempted >= 8

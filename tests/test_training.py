@@ -71,16 +71,22 @@ def test_training_keeps_the_best_checkpoint_by_eval_mr_and_saves_code_and_proces
 
 
 def test_logit_scale_is_clamped_after_every_optimizer_step(synthetic_32, tmp_path):
+    """A start whose temperature is above the cap: one tiny optimizer step barely moves it, so only the clamp
+    callback can bring it down to `logit_scale_max` (without the callback this test fails)."""
     from rs_retrieval import DualEncoderConfig, DualEncoderModel
+    from rs_retrieval.processing.default_processor import default_processor
 
-    config = DualEncoderConfig(logit_scale_init_value=4.6, logit_scale_max=4.6)
+    config = DualEncoderConfig(logit_scale_init_value=4.0, logit_scale_max=4.6)
     config.vision_config.image_size = 32
-    config.save_pretrained(tmp_path / "config")
-    assert _train(tmp_path / "hot", synthetic_32, "--config", str(tmp_path / "config"), "--max_steps", "3",
-                  "--learning_rate", "0.5", "--eval_strategy", "no", "--save_strategy", "no",
+    hot = DualEncoderModel(config)
+    with torch.no_grad():
+        hot.logit_scale.fill_(6.0)  # as if a run without the clamp had let it grow
+    hot.save_pretrained(tmp_path / "hot_start")
+    default_processor(image_size=32).save_pretrained(tmp_path / "hot_start")
+    assert _train(tmp_path / "clamped", synthetic_32, "--model_name_or_path", str(tmp_path / "hot_start"),
+                  "--max_steps", "1", "--learning_rate", "1e-6", "--eval_strategy", "no", "--save_strategy", "no",
                   "--load_best_model_at_end", "false") == 0
-    model = DualEncoderModel.from_pretrained(tmp_path / "hot")
-    assert model.logit_scale.item() <= 4.6 + 1e-6
+    assert DualEncoderModel.from_pretrained(tmp_path / "clamped").logit_scale.item() == pytest.approx(4.6)
 
 
 def test_bad_arguments_are_named(synthetic_32, tmp_path, capsys):

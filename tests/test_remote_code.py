@@ -96,3 +96,12 @@ def test_shipped_code_never_unpickles_or_reaches_the_network():
             assert "import pickle" not in text and "torch.load(" not in text, source
             for forbidden in ("hf_hub_download", "snapshot_download", "requests.", "urllib", "httpx"):
                 assert forbidden not in text, f"{source.name} mentions {forbidden}"
+
+
+def test_a_saved_checkpoint_holds_exactly_its_weights_config_code_and_processor(tiny_model, tiny_processor, tmp_path):
+    """What `save_pretrained` of the model and the processor writes: nothing more (no pickles), nothing less."""
+    tiny_model.save_pretrained(tmp_path)
+    tiny_processor.save_pretrained(tmp_path)
+    expected = SHIPPED_FILES | {"config.json", "model.safetensors", "processor_config.json", "tokenizer.json",
+                                "tokenizer_config.json"}
+    assert {p.name for p in tmp_path.iterdir()} == expected

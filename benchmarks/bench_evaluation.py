@@ -181,8 +181,8 @@ def main() -> None:
         print(json.dumps(worker(method, n_images, args.dim, args.repeats)))
         return
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, D={args.dim}, {CAPTIONS_PER_IMAGE} captions/image, "
-          f"{args.rounds} rounds\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, D={args.dim}, "
+          f"{CAPTIONS_PER_IMAGE} captions/image, {args.rounds} rounds\n")
     print("| N images | M captions | method | time (s), median | min-max | median / floor | ours / floor per round "
           "| peak extra RSS (MiB) | mR |")
     print("|---:|---:|---|---:|---|---:|---|---:|---:|")

@@ -41,11 +41,11 @@ from transformers import (
     Trainer,
     TrainerCallback,
     TrainingArguments,
+    VisionTextDualEncoderModel,
+    VisionTextDualEncoderProcessor,
     ViTConfig,
     ViTImageProcessor,
     ViTModel,
-    VisionTextDualEncoderModel,
-    VisionTextDualEncoderProcessor,
     set_seed,
 )
 
@@ -58,7 +58,8 @@ logger = logging.getLogger("ucm_peer_baseline")
 class PeerArguments:
     dataset: str = field(metadata={"help": "a DatasetDict folder with image and captions_<lang> columns"})
     text_model: str = field(metadata={"help": "pretrained text tower folder (e.g. the offline multilingual-e5-small)"})
-    vision_config: str = field(metadata={"help": "JSON: a DualEncoderConfig (its vision_config is used) or a ViTConfig"})
+    vision_config: str = field(
+        metadata={"help": "JSON: a DualEncoderConfig (its vision_config is used) or a ViTConfig"})
     image_size: int = 128
     languages: str = "en,ar"
     text_prefix: str = "query: "
@@ -68,7 +69,8 @@ class PeerArguments:
     train_split: str = "train"
     eval_split: str = "validation"
     test_split: str = "test"
-    eval_every: int = field(default=0, metadata={"help": "log validation recall every N steps and at the end (0: never)"})
+    eval_every: int = field(
+        default=0, metadata={"help": "log validation recall every N steps and at the end (0: never)"})
     out: str | None = field(default=None, metadata={"help": "write test recall and the training log here as JSON"})
 
 

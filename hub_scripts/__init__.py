@@ -1,1 +1,4 @@
-"""Command-line jobs (train, evaluate, build-dataset, ...): each runnable as `python hub_scripts/NAME.py` or `rs-retrieval NAME`."""
+"""Command-line jobs (train, evaluate, build-dataset, ...).
+
+Each is runnable as `python hub_scripts/NAME.py` or `rs-retrieval NAME`.
+"""

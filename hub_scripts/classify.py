@@ -19,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from rs_retrieval.errors import command
 from rs_retrieval.command_line import output_file, positive_int
+from rs_retrieval.errors import command
 
 
 def split_labels(text: str | None) -> list[str] | None:

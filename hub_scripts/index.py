@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rs_retrieval.errors import command
 from rs_retrieval.command_line import positive_int
+from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", required=True, help="checkpoint folder (or Hub id) of the dual encoder")
     parser.add_argument("--images", required=True, help="folder of images, saved dataset folder, or 'synthetic'")
     parser.add_argument("--split", default=None, help="split of a saved DatasetDict")
-    parser.add_argument("--image-column", default=None, help="dataset column with the images (default: the first Image)")
+    parser.add_argument("--image-column", default=None,
+                        help="dataset column with the images (default: the first Image)")
     parser.add_argument("--out", required=True, help="the index folder (created, or resumed when it exists)")
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--index", choices=KINDS, default="auto",
@@ -69,7 +70,8 @@ def print_summary(report: Any) -> None:
     if plan.get("note"):
         print(f"note: {plan['note']}")
     if report.failures:
-        print(f"{len(report.failures)} image(s) skipped (listed in {report.index_dir / manifest.build / 'failures.json'}):")
+        print(f"{len(report.failures)} image(s) skipped "
+              f"(listed in {report.index_dir / manifest.build / 'failures.json'}):")
         for failure in report.failures:
             where = failure.path or failure.key
             print(f"  {failure.error}" if where in failure.error else f"  {where}: {failure.error}")

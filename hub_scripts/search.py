@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rs_retrieval.errors import command
 from rs_retrieval.command_line import bounded_int, input_file, output_file, positive_int, query_text
+from rs_retrieval.errors import command
 
 #: Tiles of --grid are at most this many pixels a side (a grid of 20 such tiles is about 100 MB of pixels).
 MAX_TILE = 1024

@@ -29,8 +29,8 @@ from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set
 
 from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder, load_model, load_processor
-from rs_retrieval.data.loading import check_caption_languages, load_dataset_dict, named_split
 from rs_retrieval.command_line import OneLineErrors
+from rs_retrieval.data.loading import check_caption_languages, load_dataset_dict, named_split
 from rs_retrieval.errors import RsRetrievalError, UsageError, command
 from rs_retrieval.processing.default_processor import default_tokenizer
 from rs_retrieval.publishing.model_card import RECIPE_FILE

@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     source = attention.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", help="an image file")
     source.add_argument("--row", type=int, help="a row of the split")
-    attention.add_argument("--text", type=query_text, help="a query (English or Arabic): relevance map; without it, rollout")
+    attention.add_argument("--text", type=query_text,
+                           help="a query (English or Arabic): relevance map; without it, rollout")
     attention.add_argument("--size", type=positive_int, default=256, help="panel size in pixels")
     attention.add_argument("--alpha", type=float, default=0.5, help="heat map opacity")
     attention.add_argument("--cmap", default="jet", help="matplotlib colormap")
@@ -120,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     tsne = commands.add_parser("tsne", parents=[common], help="t-SNE of image and caption embeddings (PNG + CSV)")
     tsne.add_argument("--languages", default=None, help="caption languages, e.g. en,ar (default: all)")
     tsne.add_argument("--color-by", choices=("modality", "label"), default="modality")
-    tsne.add_argument("--max-images", type=positive_int, default=None, help="only the first N images (and their captions)")
+    tsne.add_argument("--max-images", type=positive_int, default=None,
+                      help="only the first N images (and their captions)")
     tsne.add_argument("--seed", type=int, default=0)
     tsne.add_argument("--csv", default=None, help="where to write the coordinates (default: beside --out, .csv)")
     tsne.set_defaults(run=run_tsne)

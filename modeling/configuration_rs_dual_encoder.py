@@ -90,7 +90,8 @@ class DualEncoderConfig(PreTrainedConfig):
             raise ValueError(f"projection_dim must be positive, got {self.projection_dim}")
         if self.logit_scale_init_value > self.logit_scale_max:
             raise ValueError(
-                f"logit_scale_init_value ({self.logit_scale_init_value}) exceeds logit_scale_max ({self.logit_scale_max})"
+                f"logit_scale_init_value ({self.logit_scale_init_value}) "
+                f"exceeds logit_scale_max ({self.logit_scale_max})"
             )
         for name in ("vision_pooling", "text_pooling"):
             if getattr(self, name) not in ("cls", "mean", "pooler"):
@@ -99,7 +100,7 @@ class DualEncoderConfig(PreTrainedConfig):
     @classmethod
     def from_vision_text_configs(
         cls, vision_config: PreTrainedConfig, text_config: PreTrainedConfig, **kwargs
-    ) -> "DualEncoderConfig":
+    ) -> DualEncoderConfig:
         """Build the composite config from two tower configs (copied, so later edits do not leak)."""
         return cls(vision_config=vision_config.to_dict(), text_config=text_config.to_dict(), **kwargs)
 

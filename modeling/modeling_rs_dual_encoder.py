@@ -58,7 +58,9 @@ def build_tower(config, pooling: str) -> PreTrainedModel:
     return AutoModel.from_config(config, **_tower_kwargs(config, pooling))
 
 
-def pool_tokens(outputs: BaseModelOutputWithPooling, pooling: str, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+def pool_tokens(
+    outputs: BaseModelOutputWithPooling, pooling: str, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """One vector per sequence from a tower's output, as `pooling` says."""
     if pooling == "pooler":
         if getattr(outputs, "pooler_output", None) is None:
@@ -144,7 +146,9 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         text_model: PreTrainedModel | None = None,
     ):
         super().__init__(config)
-        self.vision_model = vision_model if vision_model is not None else build_tower(config.vision_config, config.vision_pooling)
+        self.vision_model = (
+            vision_model if vision_model is not None else build_tower(config.vision_config, config.vision_pooling)
+        )
         self.text_model = text_model if text_model is not None else build_tower(config.text_config, config.text_pooling)
 
         # One source of truth: the towers read (and attention switches write) the composite config's sub-configs.
@@ -236,7 +240,9 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         if output_hidden_states is not None:
             tower_kwargs["output_hidden_states"] = output_hidden_states
 
-        attention_context = eager_attention(self.vision_model, self.text_model) if output_attentions else contextlib.nullcontext()
+        attention_context = (
+            eager_attention(self.vision_model, self.text_model) if output_attentions else contextlib.nullcontext()
+        )
         with attention_context:
             vision_outputs = self.get_image_features(pixel_values, **tower_kwargs)
             text_outputs = self.get_text_features(input_ids, attention_mask, token_type_ids, **tower_kwargs)
@@ -279,7 +285,7 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         vision_kwargs: dict[str, Any] | None = None,
         text_kwargs: dict[str, Any] | None = None,
         **config_kwargs,
-    ) -> "DualEncoderModel":
+    ) -> DualEncoderModel:
         """Start from pretrained towers (local folders, or Hub ids where the Hub is reachable).
 
         A tower given by path is loaded with its weights; a tower given only by `vision_config`/`text_config`
@@ -308,7 +314,8 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
             kwargs.setdefault("use_safetensors", True)  # pickled weights can run code when loaded
             towers[side] = model_class.from_pretrained(path, config=loaded_config,
                                                        **_tower_kwargs(loaded_config, pooling[side]), **kwargs)
-        config = cls.config_class.from_vision_text_configs(towers["vision"].config, towers["text"].config, **config_kwargs)
+        config = cls.config_class.from_vision_text_configs(towers["vision"].config, towers["text"].config,
+                                                           **config_kwargs)
         return cls(config, vision_model=towers["vision"], text_model=towers["text"])
 
 

@@ -82,11 +82,12 @@ class TextNormalizer:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, options: dict[str, bool] | None) -> "TextNormalizer":
+    def from_dict(cls, options: dict[str, bool] | None) -> TextNormalizer:
         options = dict(options or {})
         unknown = set(options) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown text normalisation options {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(f"unknown text normalisation options {sorted(unknown)}; "
+                             f"known: {sorted(cls.__dataclass_fields__)}")
         return cls(**options)
 
 

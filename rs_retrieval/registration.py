@@ -29,7 +29,8 @@ def register() -> None:
 
     AutoConfig.register(DualEncoderConfig.model_type, DualEncoderConfig, exist_ok=True)
     AutoModel.register(DualEncoderConfig, DualEncoderModel, exist_ok=True)
-    AutoImageProcessor.register(DualEncoderConfig, image_processor_classes={"pil": DualEncoderImageProcessor}, exist_ok=True)
+    AutoImageProcessor.register(DualEncoderConfig, image_processor_classes={"pil": DualEncoderImageProcessor},
+                                exist_ok=True)
     AutoProcessor.register(DualEncoderConfig, DualEncoderProcessor, exist_ok=True)
     _registered = True
 

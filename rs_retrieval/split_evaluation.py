@@ -58,7 +58,9 @@ def evaluate_retrieval(
         per_language: dict[str, tuple[torch.Tensor, list[int]]] = {}
         for lang in dict.fromkeys(lang for langs in query_sets.values() for lang in langs):
             texts, index = flatten_captions(dataset, [lang])
-            per_language[lang] = (embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress), index)
+            per_language[lang] = (
+                embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress), index
+            )
         results: dict[str, dict[str, float]] = {}
         for name, langs in query_sets.items():
             text_embeds = torch.cat([per_language[lang][0] for lang in langs])

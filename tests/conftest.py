@@ -46,5 +46,6 @@ def tiny_checkpoint(tmp_path_factory, tiny_tokenizer) -> Path:
     path = tmp_path_factory.mktemp("tiny_checkpoint") / "model"
     torch.manual_seed(0)
     DualEncoderModel(tiny_config(len(tiny_tokenizer))).save_pretrained(path)
-    DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer, max_length=24).save_pretrained(path)
+    DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), tiny_tokenizer,
+                         max_length=24).save_pretrained(path)
     return path

@@ -6,11 +6,10 @@ import math
 
 import pytest
 import torch
+from tiny_models import tiny_config
 from transformers import AutoConfig, BertConfig, CLIPVisionConfig, SwinConfig, ViTConfig, XLMRobertaConfig
 
 from rs_retrieval import DualEncoderConfig, DualEncoderModel
-
-from tiny_models import tiny_config
 
 
 def test_defaults_describe_the_embedded_small_model():

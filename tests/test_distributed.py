@@ -54,8 +54,10 @@ def test_two_processes_compute_the_loss_and_gradients_of_the_concatenated_batch(
 def test_train_script_runs_on_two_cpu_processes(tmp_path):
     completed = _torchrun(str(REPO / "hub_scripts" / "train.py"), "--dataset", "synthetic",
                           "--synthetic_image_size", "32", "--image_size", "32", "--synthetic_train_per_scene", "4",
-                          "--output_dir", str(tmp_path / "out"), "--max_steps", "3", "--per_device_train_batch_size", "8",
-                          "--eval_strategy", "steps", "--eval_steps", "3", "--save_strategy", "steps", "--save_steps", "3",
+                          "--output_dir", str(tmp_path / "out"), "--max_steps", "3",
+                          "--per_device_train_batch_size", "8",
+                          "--eval_strategy", "steps", "--eval_steps", "3", "--save_strategy", "steps",
+                          "--save_steps", "3",
                           "--ddp_backend", "gloo", "--disable_tqdm", "true", "--max_eval_images", "12", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert (tmp_path / "out" / "model.safetensors").exists()

@@ -250,7 +250,8 @@ def test_hand_made_case_ranks_and_recalls():
     )  # fmt: skip
     default = retrieval_recall(images, texts, index)
     assert default == pytest.approx(
-        {"i2t_r1": 100 / 3, "i2t_r5": 100.0, "i2t_r10": 100.0, "t2i_r1": 700 / 15, "t2i_r5": 100.0, "t2i_r10": 100.0, "mr": 80.0}
+        {"i2t_r1": 100 / 3, "i2t_r5": 100.0, "i2t_r10": 100.0, "t2i_r1": 700 / 15, "t2i_r5": 100.0, "t2i_r10": 100.0,
+         "mr": 80.0}
     )
     for chunk_size in (1, 2, 4):
         assert retrieval_recall(images, texts, index, ks=(1, 2, 3), chunk_size=chunk_size) == result
@@ -280,10 +281,12 @@ def test_perfect_embeddings_give_100():
 
 def test_key_names_follow_ks():
     images, texts, index = hand_case()
-    assert list(retrieval_recall(images, texts, index)) == ["i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "mr"]
+    assert list(retrieval_recall(images, texts, index)) == [
+        "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "mr"]
     result = retrieval_recall(images, texts, index, ks=[3, 1])
     assert list(result) == ["i2t_r3", "i2t_r1", "t2i_r3", "t2i_r1", "mr"]
-    assert result["mr"] == pytest.approx((result["i2t_r3"] + result["i2t_r1"] + result["t2i_r3"] + result["t2i_r1"]) / 4)
+    assert result["mr"] == pytest.approx(
+        (result["i2t_r3"] + result["i2t_r1"] + result["t2i_r3"] + result["t2i_r1"]) / 4)
 
 
 def test_numpy_torch_and_list_inputs_agree():
@@ -314,13 +317,16 @@ def test_scale_invariance():
         (np.ones(4), np.ones((15, 4)), five_captions(3), {}, ValueError, "image_embeds must be 2-D"),
         (np.ones((0, 4)), np.ones((15, 4)), five_captions(3), {}, ValueError, "image_embeds is empty"),
         (np.ones((3, 4)), np.ones((0, 4)), np.zeros(0, dtype=int), {}, ValueError, "text_embeds is empty"),
-        (np.ones((3, 4)), np.ones((15, 4)), five_captions(3)[:-1], {}, ValueError, "14 entries but there are 15 captions"),
+        (np.ones((3, 4)), np.ones((15, 4)), five_captions(3)[:-1], {}, ValueError,
+         "14 entries but there are 15 captions"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3) + 1, {}, ValueError, "value 3 is out of range"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3) - 1, {}, ValueError, "value -1 is out of range"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3).astype(float), {}, TypeError, "must hold integers"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3)[:, None], {}, ValueError, "must be 1-D"),
-        (np.full((3, 4), np.nan), np.ones((15, 4)), five_captions(3), {}, ValueError, "image_embeds contains 12 non-finite"),
-        (np.ones((3, 4)), np.full((15, 4), np.inf), five_captions(3), {}, ValueError, "text_embeds contains 60 non-finite"),
+        (np.full((3, 4), np.nan), np.ones((15, 4)), five_captions(3), {}, ValueError,
+         "image_embeds contains 12 non-finite"),
+        (np.ones((3, 4)), np.full((15, 4), np.inf), five_captions(3), {}, ValueError,
+         "text_embeds contains 60 non-finite"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3), {"ks": ()}, ValueError, "ks is empty"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3), {"ks": (0, 1)}, ValueError, "positive integer"),
         (np.ones((3, 4)), np.ones((15, 4)), five_captions(3), {"ks": (1, 1)}, ValueError, "duplicates"),
@@ -358,7 +364,8 @@ def test_evaluate_module_matches_function(path):
     result = metric.compute(image_embeds=images, ks=(1, 2, 5))
     assert result == retrieval_recall(images, texts, index, ks=(1, 2, 5))
     # one-shot form, with default ks
-    result = metric.compute(predictions=texts.tolist(), references=index.tolist(), image_embeds=torch.from_numpy(images))
+    result = metric.compute(predictions=texts.tolist(), references=index.tolist(),
+                            image_embeds=torch.from_numpy(images))
     assert result == retrieval_recall(images, texts, index)
     assert math.isclose(result["mr"], sum(v for k, v in result.items() if k != "mr") / 6)
 
@@ -403,7 +410,8 @@ def test_a_tile_that_disagrees_with_the_pre_pass_falls_back_to_the_two_pass_coun
     monkeypatch.setattr(evaluation, "_own_scores", one_ulp_off)
     two_pass = []
     real_two_pass = evaluation._image_to_text_ranks
-    monkeypatch.setattr(evaluation, "_image_to_text_ranks", lambda *a, **k: two_pass.append(1) or real_two_pass(*a, **k))
+    monkeypatch.setattr(evaluation, "_image_to_text_ranks",
+                        lambda *a, **k: two_pass.append(1) or real_two_pass(*a, **k))
     i2t, t2i = retrieval_ranks(images, texts, index)
     assert two_pass, "the disagreement must be noticed"
     reference_i2t, reference_t2i = dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy())

@@ -35,7 +35,8 @@ def write_model_folder(folder: Path) -> Path:
     (folder / "sub").mkdir(parents=True)
     (folder / "notes.txt").write_text("plain text, stored as a regular git file\n", encoding="utf-8")
     (folder / "sub" / "weights.safetensors").write_bytes(LFS_BYTES)
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\ntags: [remote-sensing]\n---\n# Tiny\n", encoding="utf-8")
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\ntags: [remote-sensing]\n---\n# Tiny\n",
+                                      encoding="utf-8")
     return folder
 
 
@@ -61,7 +62,8 @@ def test_create_repo_answers_409_for_an_existing_repo_unless_exist_ok(local_hub,
         api.delete_repo("alice/tiny")
         api.delete_repo("alice/tiny", missing_ok=True)
         print(json.dumps({"url": url, "repo_id": url.repo_id, "status": status, "again": again,
-                          "user_repo": named_by_user.repo_id, "whoami": api.whoami()["name"], "dataset": dataset, "listed": listed,
+                          "user_repo": named_by_user.repo_id, "whoami": api.whoami()["name"], "dataset": dataset,
+                          "listed": listed,
                           "exists_after_delete": [api.repo_exists("alice/tiny"),
                                                   api.repo_exists("alice/tiny", repo_type="dataset")]}))
     """, local_hub, tmp_path)
@@ -122,7 +124,8 @@ def test_tree_listing_and_model_info_describe_files_folders_and_card(local_hub, 
         paths_info = [f.path for f in api.get_paths_info("alice/model", ["notes.txt", "sub", "missing"])]
         print(json.dumps({{"tree": tree, "top": top, "expanded": expanded, "siblings": siblings, "sha": info.sha,
                            "license": info.card_data.license, "tags": info.tags, "paths_info": paths_info,
-                           "exists": [api.file_exists("alice/model", "notes.txt"), api.file_exists("alice/model", "x")]}}))
+                           "exists": [api.file_exists("alice/model", "notes.txt"),
+                                      api.file_exists("alice/model", "x")]}}))
     """, local_hub, tmp_path)
     seen = observed(result)
     assert sorted(map(tuple, seen["tree"])) == [(".gitattributes", "RepoFile", False), ("README.md", "RepoFile", False),
@@ -255,7 +258,8 @@ def test_an_arabic_file_name_round_trips_through_the_hub_clients(local_hub, tmp_
         api.create_repo("alice/arabic")
         api.upload_file(path_or_fileobj="مطار\\n".encode(), path_in_repo="صور/خريطة المطار.txt", repo_id="alice/arabic")
         path = hf_hub_download("alice/arabic", "صور/خريطة المطار.txt")
-        print(json.dumps({"files": api.list_repo_files("alice/arabic"), "text": Path(path).read_text(encoding="utf-8")}))
+        print(json.dumps({"files": api.list_repo_files("alice/arabic"),
+                          "text": Path(path).read_text(encoding="utf-8")}))
     """, local_hub, tmp_path)
     seen = observed(result)
     assert seen == {"files": [".gitattributes", "صور/خريطة المطار.txt"], "text": "مطار\n"}
@@ -441,7 +445,8 @@ def test_datasets_push_to_hub_then_load_dataset_gives_the_same_rows(local_hub, t
         images_back = load_dataset("alice/pictures")
         print(json.dumps({
             "train": rows_back["train"].to_dict(), "test": rows_back["test"].to_dict(),
-            "pixels": [[list(p) for p in im.convert("RGB").get_flattened_data()] for im in images_back["train"]["image"]],
+            "pixels": [[list(p) for p in im.convert("RGB").get_flattened_data()]
+                       for im in images_back["train"]["image"]],
             "expected_pixels": [[list(p) for p in im.get_flattened_data()] for im in pictures],
             "labels": list(images_back["train"]["label"]), "features": str(images_back["train"].features["image"]),
         }))

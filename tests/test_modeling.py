@@ -114,7 +114,8 @@ def test_gradient_checkpointing_reaches_the_towers(tiny_model):
     tiny_model.train()
     pixels, input_ids, attention_mask = _inputs()
     tiny_model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask).loss.backward()
-    checkpointed = [name for name, module in tiny_model.named_modules() if getattr(module, "gradient_checkpointing", False)]
+    checkpointed = [name for name, module in tiny_model.named_modules()
+                    if getattr(module, "gradient_checkpointing", False)]
     assert any(name.startswith("vision_model") for name in checkpointed)
     assert any(name.startswith("text_model") for name in checkpointed)
     assert tiny_model.visual_projection.weight.grad is not None
@@ -146,7 +147,8 @@ def test_from_vision_text_pretrained_starts_from_local_tower_folders(tmp_path):
     assert model.config.projection_dim == 12 and model.config.text_pooling == "mean"
     torch.testing.assert_close(model.vision_model.embeddings.patch_embeddings.projection.weight,
                                vit.embeddings.patch_embeddings.projection.weight)
-    torch.testing.assert_close(model.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)
+    torch.testing.assert_close(model.text_model.embeddings.word_embeddings.weight,
+                               bert.embeddings.word_embeddings.weight)
     assert model.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
     assert model.visual_projection.weight.abs().sum() > 0
 
@@ -160,10 +162,12 @@ def test_a_pretrained_text_tower_beside_a_vision_tower_from_scratch(tmp_path):
     model = DualEncoderModel.from_vision_text_pretrained(text_name_or_path=str(tmp_path / "bert"),
                                                          vision_config=vision.to_dict(), projection_dim=8)
     assert model.config.vision_config.hidden_size == 24
-    torch.testing.assert_close(model.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)
+    torch.testing.assert_close(model.text_model.embeddings.word_embeddings.weight,
+                               bert.embeddings.word_embeddings.weight)
     model.save_pretrained(tmp_path / "dual")
     reloaded = DualEncoderModel.from_pretrained(tmp_path / "dual")
-    torch.testing.assert_close(reloaded.text_model.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight)
+    torch.testing.assert_close(reloaded.text_model.embeddings.word_embeddings.weight,
+                               bert.embeddings.word_embeddings.weight)
 
 
 def test_the_model_docstring_example_runs():
@@ -173,7 +177,8 @@ def test_the_model_docstring_example_runs():
     from rs_retrieval.modeling import modeling_rs_dual_encoder
 
     lines = [line.strip() for line in modeling_rs_dual_encoder.DualEncoderModel.__doc__.splitlines()]
-    example = "\n".join(line for line in lines if line and not line.startswith("```") and line.startswith((">>>", "torch")))
+    example = "\n".join(line for line in lines
+                        if line and not line.startswith("```") and line.startswith((">>>", "torch")))
     test = doctest.DocTestParser().get_doctest(example, {}, "DualEncoderModel", None, 0)
     runner = doctest.DocTestRunner()
     runner.run(test)

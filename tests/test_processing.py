@@ -55,7 +55,8 @@ def test_augmentation_is_off_by_default_and_seeded_when_on(tiny_processor):
     plain_a = tiny_processor(images=[image])["pixel_values"]
     plain_b = tiny_processor(images=[image])["pixel_values"]
     torch.testing.assert_close(plain_a, plain_b)
-    augmented = [tiny_processor(images=[image], augment=True, generator=torch.Generator().manual_seed(s))["pixel_values"]
+    augmented = [tiny_processor(images=[image], augment=True,
+                                generator=torch.Generator().manual_seed(s))["pixel_values"]
                  for s in (1, 1, 2)]
     torch.testing.assert_close(augmented[0], augmented[1])
     assert not torch.equal(augmented[0], augmented[2])
@@ -87,7 +88,8 @@ def test_empty_calls_are_rejected(tiny_processor):
 
 
 def test_save_and_reload_keeps_every_setting(tiny_tokenizer, tmp_path):
-    processor = DualEncoderProcessor(DualEncoderImageProcessor(size={"height": 40, "width": 30}, image_mean=[0.4, 0.4, 0.4]),
+    processor = DualEncoderProcessor(DualEncoderImageProcessor(size={"height": 40, "width": 30},
+                                                               image_mean=[0.4, 0.4, 0.4]),
                                      tiny_tokenizer, max_length=20, text_prefix="passage: ",
                                      text_normalization={"lowercase": True, "strip_tashkeel": False})
     processor.save_pretrained(tmp_path)
@@ -98,4 +100,5 @@ def test_save_and_reload_keeps_every_setting(tiny_tokenizer, tmp_path):
     assert reloaded.image_processor.size == {"height": 40, "width": 30}
     texts = ["Three AIRPLANES", "طَائِرَة"]
     torch.testing.assert_close(reloaded(text=texts)["input_ids"], processor(text=texts)["input_ids"])
-    torch.testing.assert_close(reloaded(images=[_tile(7)])["pixel_values"], processor(images=[_tile(7)])["pixel_values"])
+    torch.testing.assert_close(reloaded(images=[_tile(7)])["pixel_values"],
+                               processor(images=[_tile(7)])["pixel_values"])

@@ -70,7 +70,8 @@ def test_checkpoint_loads_with_trust_remote_code_in_a_process_without_the_packag
     script.write_text(LOADER)
     completed = subprocess.run([sys.executable, str(script), str(checkpoint), str(image_path), str(result)],
                                cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                               env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"})
+                               env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"),
+                                    "PATH": "/usr/bin:/bin"})
     assert completed.returncode == 0, completed.stderr[-3000:]
     loaded = json.loads(result.read_text())
     assert loaded["module"].startswith("transformers_modules.")

@@ -107,7 +107,8 @@ def test_a_template_needs_a_label_slot_and_no_other():
 def test_classify_refuses_repeated_labels_and_a_bad_top(checkpoint, gallery, capsys):
     common = ["--model", str(checkpoint), "--images", str(gallery)]
     assert "repeats a name" in usage_error(capsys, classify.main, [*common, "--labels", "River,river"])
-    assert "must be a positive number" in usage_error(capsys, classify.main, [*common, "--labels", "river", "--top", "0"])
+    assert "must be a positive number" in usage_error(
+        capsys, classify.main, [*common, "--labels", "river", "--top", "0"])
 
 
 # -- safetensors only -------------------------------------------------------------------------------------------------
@@ -155,7 +156,8 @@ def test_a_decompression_bomb_as_query_image_is_one_line(built, tmp_path, capsys
 
 
 def test_search_bounds_k_and_the_tile_size(built, capsys):
-    assert "must be a positive number" in usage_error(capsys, search.main, ["--index", str(built), "--text", "a", "-k", "0"])
+    assert "must be a positive number" in usage_error(
+        capsys, search.main, ["--index", str(built), "--text", "a", "-k", "0"])
     assert "between 16 and 1024" in usage_error(
         capsys, search.main, ["--index", str(built), "--text", "a", "--tile", "100000"])
     assert search.main(["--index", str(built), "--text", "river", "-k", str(10**12), "--json"]) == 0
@@ -184,7 +186,8 @@ def test_index_refuses_an_out_that_is_a_file_or_a_folder_of_other_things(checkpo
     assert index.main([*common, "--out", str(home)]) == 2
     assert "holds other files and no index" in one_error_line(capsys, "rs-retrieval index")
     assert (home / "build-2024" / "thesis.tex").read_text() == "keep me too"
-    assert "must be a positive number" in usage_error(capsys, index.main, [*common, "--out", str(home), "--batch-size", "0"])
+    assert "must be a positive number" in usage_error(
+        capsys, index.main, [*common, "--out", str(home), "--batch-size", "0"])
 
 
 def test_a_damaged_index_is_reported_by_index_and_repaired_by_rebuild(built, checkpoint, gallery, tmp_path, capsys):

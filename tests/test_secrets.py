@@ -49,7 +49,7 @@ def test_push_model_never_publishes_pickles(tiny_model, tiny_processor, tmp_path
 def test_a_file_holding_the_token_in_use_stops_the_push_and_is_named(tiny_model, tiny_processor, tmp_path,
                                                                      monkeypatch):
     folder = _checkpoint(tiny_model, tiny_processor, tmp_path / "checkpoint")
-    (folder / "notes.json").write_text('{"token": "%s"}' % SECRET)
+    (folder / "notes.json").write_text(f'{{"token": "{SECRET}"}}')
     monkeypatch.setenv("HF_TOKEN", SECRET)
     with pytest.raises(PublishError, match=r"notes\.json.*token") as refused:
         push_checkpoint(folder, "tester/leak")

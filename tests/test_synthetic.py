@@ -79,7 +79,8 @@ def test_same_seed_gives_identical_pixels_and_captions(small_dataset):
         for a, b in zip(small_dataset[split], again[split], strict=True):
             assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
             assert (a["captions_en"], a["captions_ar"]) == (b["captions_en"], b["captions_ar"])
-            assert (a["image_id"], a["filename"], a["label"], a["count"]) == (b["image_id"], b["filename"], b["label"], b["count"])
+            assert (a["image_id"], a["filename"], a["label"], a["count"]) == (
+                b["image_id"], b["filename"], b["label"], b["count"])
 
 
 def test_different_seeds_give_different_images(small_dataset):
@@ -117,7 +118,8 @@ def test_columns_and_features(small_dataset):
 
 def test_at_least_eight_scene_types_and_every_one_appears_in_every_split(default_dataset):
     assert len(SCENE_TYPES) >= 8
-    assert {"airport", "farmland", "river", "residential", "forest", "beach", "parking_lot", "storage_tanks"} <= set(SCENE_TYPES)
+    assert {"airport", "farmland", "river", "residential", "forest", "beach", "parking_lot",
+            "storage_tanks"} <= set(SCENE_TYPES)
     for split in default_dataset.values():
         names = split.features["label"].names
         assert {names[label] for label in split["label"]} == set(SCENE_TYPES)
@@ -177,7 +179,8 @@ def test_five_distinct_english_and_five_arabic_captions_per_image(default_datase
 
 def test_every_template_pair_has_the_same_slots_in_both_languages():
     # Arabic slots may be case-marked variants (objs_gen) or agreeing forms (colour_f) of the English slot.
-    english_to_arabic = {"colour": {"colour_m", "colour_f", "colour_def"}, "objs": {"objs", "objs_gen"}, "objs_plain": {"objs_plain", "objs_plain_gen"}}
+    english_to_arabic = {"colour": {"colour_m", "colour_f", "colour_def"}, "objs": {"objs", "objs_gen"},
+                         "objs_plain": {"objs_plain", "objs_plain_gen"}}
     for scene, templates in CAPTION_TEMPLATES.items():
         assert len(templates) >= 5, scene
         for en, ar in templates:
@@ -212,11 +215,13 @@ def test_english_counts_are_words():
     assert english_count(4, "tank", "grey") == "four grey storage tanks"
 
 
-@pytest.mark.parametrize(("scene", "noun"), [("airport", "airplane"), ("parking_lot", "car"), ("storage_tanks", "tank")])
+@pytest.mark.parametrize(("scene", "noun"),
+                         [("airport", "airplane"), ("parking_lot", "car"), ("storage_tanks", "tank")])
 def test_counted_captions_state_the_drawn_count_in_both_languages(scene, noun):
     for _, spec in scene_samples(scene, 16):
         english, arabic = caption_scene(spec, np.random.default_rng(0))
-        phrases = {arabic_count(spec.count, noun, colour, case) for colour in (spec.colour, None) for case in ("nom", "gen")}
+        phrases = {arabic_count(spec.count, noun, colour, case)
+                   for colour in (spec.colour, None) for case in ("nom", "gen")}
         for en, ar in zip(english, arabic, strict=True):
             counted = re.findall(rf"\b({NUMBER_WORDS}) (?:\w+ )?{NOUNS[noun].en}", en)  # "three (white) airplanes"
             assert counted == [EN_NUMBERS[spec.count]], en
@@ -314,7 +319,8 @@ def test_make_synthetic_script_writes_and_reports_the_splits(tmp_path, capsys):
     from rs_retrieval.hub_scripts.make_synthetic import main
 
     out = tmp_path / "out"
-    args = ["--out", str(out), "--image-size", "32", "--train-per-scene", "2", "--val-per-scene", "1", "--test-per-scene", "1"]
+    args = ["--out", str(out), "--image-size", "32", "--train-per-scene", "2", "--val-per-scene", "1",
+            "--test-per-scene", "1"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     n = len(SCENE_TYPES)

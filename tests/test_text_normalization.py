@@ -49,7 +49,8 @@ def test_ascii_shortcut_gives_what_every_step_gives(options):
     normalizer = TextNormalizer(**options)
     rng = random.Random(0)
     texts = [chr(code) for code in range(128)]  # every ASCII character, whitespace and controls included
-    texts += ["".join(rng.choices(string.printable + "\x1c\x1d\x1e\x1f\x0b", k=rng.randint(0, 40))) for _ in range(2000)]
+    texts += ["".join(rng.choices(string.printable + "\x1c\x1d\x1e\x1f\x0b", k=rng.randint(0, 40)))
+              for _ in range(2000)]
     for text in texts:
         assert normalizer(text) == normalizer.apply_every_step(text), repr(text)
 

@@ -21,7 +21,8 @@ QUIET = ["--disable_tqdm", "true", "--report_to", "none"]
 def synthetic_32(tmp_path_factory) -> str:
     """10 scene types at 32 px: 16 train, 2 validation and 4 test images per scene, saved to disk."""
     path = tmp_path_factory.mktemp("synthetic") / "dataset"
-    make_synthetic_dataset(splits={"train": 16, "validation": 2, "test": 4}, image_size=32, seed=0).save_to_disk(str(path))
+    make_synthetic_dataset(splits={"train": 16, "validation": 2, "test": 4}, image_size=32,
+                           seed=0).save_to_disk(str(path))
     return str(path)
 
 
@@ -115,7 +116,8 @@ def test_metric_module_loads_with_evaluate():
     import evaluate
 
     metric = evaluate.load(str(REPO / "rs_retrieval" / "metrics" / "retrieval_recall"))
-    result = metric.compute(predictions=[[1.0, 0.0], [0.0, 1.0]], references=[0, 1], image_embeds=[[1.0, 0.0], [0.0, 1.0]])
+    result = metric.compute(predictions=[[1.0, 0.0], [0.0, 1.0]], references=[0, 1],
+                            image_embeds=[[1.0, 0.0], [0.0, 1.0]])
     assert result["mr"] == 100.0
 
 
@@ -128,13 +130,15 @@ def _small_config():
 
 
 def test_each_tower_can_have_its_own_learning_rate(synthetic_32, tmp_path):
-    from rs_retrieval import DualEncoderModel
-    from rs_retrieval.training import DualEncoderTrainer
     from transformers import TrainingArguments
 
+    from rs_retrieval import DualEncoderModel
+    from rs_retrieval.training import DualEncoderTrainer
+
     model = DualEncoderModel(_small_config())
-    trainer = DualEncoderTrainer(model=model, args=TrainingArguments(str(tmp_path), learning_rate=1e-3, weight_decay=0.1,
-                                                                     report_to="none"),
+    trainer = DualEncoderTrainer(model=model,
+                                 args=TrainingArguments(str(tmp_path), learning_rate=1e-3, weight_decay=0.1,
+                                                        report_to="none"),
                                  tower_learning_rates={"vision_model": 5e-3, "text_model": 1e-5})
     optimizer = trainer.create_optimizer()
     rate_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}

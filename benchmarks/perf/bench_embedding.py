@@ -29,7 +29,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
 from common import (
     DISTURBED_CORES,
     InterferenceMeter,
@@ -62,12 +61,12 @@ def build_theirs(image_size: int, max_length: int):
     from transformers import (
         BertConfig,
         BertModel,
-        ViTConfig,
-        ViTImageProcessor,
-        ViTModel,
         VisionTextDualEncoderConfig,
         VisionTextDualEncoderModel,
         VisionTextDualEncoderProcessor,
+        ViTConfig,
+        ViTImageProcessor,
+        ViTModel,
     )
 
     from rs_retrieval.processing.default_processor import default_tokenizer

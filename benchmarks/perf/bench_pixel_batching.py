@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
-
 from common import InterferenceMeter, machine_description, median, spread, ucm_records, warm_file_cache
+from PIL import Image
 
 
 def per_image_pixels(processor: Any, images: Sequence[Any]) -> torch.Tensor:

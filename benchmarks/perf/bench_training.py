@@ -113,11 +113,11 @@ def build_theirs(args: argparse.Namespace, output_dir: str) -> Trainer:
         BertConfig,
         BertModel,
         Trainer,
+        VisionTextDualEncoderConfig,
+        VisionTextDualEncoderModel,
         ViTConfig,
         ViTImageProcessor,
         ViTModel,
-        VisionTextDualEncoderConfig,
-        VisionTextDualEncoderModel,
     )
 
     from rs_retrieval.processing.default_processor import default_tokenizer

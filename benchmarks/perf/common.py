@@ -140,7 +140,7 @@ class InterferenceMeter:
     Counts our own children only once they have finished, so run it around whole subprocess calls.
     """
 
-    def __enter__(self) -> "InterferenceMeter":
+    def __enter__(self) -> InterferenceMeter:
         self._load = load_average()[0]
         self._wall, self._busy, self._own = time.perf_counter(), _busy_seconds(), _own_seconds()
         return self

@@ -210,7 +210,8 @@ def write_markdown(results: dict[str, dict]) -> str:
         "",
         "Written by `benchmarks/search/bench_search.py` from `results.json` (every figure below was measured; rows",
         "appear only for what has been run). Vectors: D = 512, L2-normalised; `random` = uniform on the sphere (no",
-        f"structure: the hardest case for IVF), `clustered` = {CLUSTERS:,} Gaussian blobs (centre + {SPREAD} × a random",
+        f"structure: the hardest case for IVF), `clustered` = {CLUSTERS:,} Gaussian blobs "
+        f"(centre + {SPREAD} × a random",
         "unit vector, renormalised). Latency: one query vector per `search` call, k = 10, 200 queries, after warm-up;",
         "recall@10 of IVF against exact search on 1,000 fresh queries from the same distribution. IVF parameters come",
         "from the production rules (nlist ≈ 4·√N, capped at N/40; nprobe = smallest reaching recall@10 0.97 on 500",
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             gc.collect()
     if not args.skip_indexing:
         if not Path(args.model).exists():
-            print(f"--model {args.model}: no such checkpoint (make demo writes outputs/demo/checkpoint)", file=sys.stderr)
+            print(f"--model {args.model}: no such checkpoint (make demo writes outputs/demo/checkpoint)",
+                  file=sys.stderr)
             return 2
         record(bench_indexing_in_process(args.model, args.gallery_images, args.batch_size))
         for processes in args.processes:

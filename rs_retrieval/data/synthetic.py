@@ -156,8 +156,10 @@ def _plane_polygons(cx: float, cy: float, length: float) -> list[list[Point]]:
     """Fuselage, wings and tail of an airplane whose nose points down (towards the canonical runway)."""
     half_w = max(1.0, 0.06 * length)
     shapes = [  # (across, along) in units of length; +along is the nose
-        [(0, 0.5), (half_w / length, 0.36), (half_w / length, -0.5), (-half_w / length, -0.5), (-half_w / length, 0.36)],
-        [(0.05, 0.14), (0.46, -0.08), (0.46, -0.17), (0.05, -0.04), (-0.05, -0.04), (-0.46, -0.17), (-0.46, -0.08), (-0.05, 0.14)],
+        [(0, 0.5), (half_w / length, 0.36), (half_w / length, -0.5), (-half_w / length, -0.5),
+         (-half_w / length, 0.36)],
+        [(0.05, 0.14), (0.46, -0.08), (0.46, -0.17), (0.05, -0.04), (-0.05, -0.04), (-0.46, -0.17), (-0.46, -0.08),
+         (-0.05, 0.14)],
         [(0.05, -0.3), (0.2, -0.43), (0.2, -0.5), (-0.2, -0.5), (-0.2, -0.43), (-0.05, -0.3)],
     ]
     return [[(cx + a * length, cy + b * length) for a, b in shape] for shape in shapes]
@@ -245,7 +247,9 @@ _LAND_COLOURS: dict[str, RGB] = {"green": (92, 138, 62), "brown": (150, 124, 86)
 _WATER: RGB = (44, 92, 160)
 
 
-def _draw_river_band(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int, amplitude: float) -> tuple[list[Point], float]:
+def _draw_river_band(
+    draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int, amplitude: float
+) -> tuple[list[Point], float]:
     """A blue river with sandy banks winding left to right across the canonical frame; its centre line and width."""
     s = float(size)
     points = _wave(size, s * rng.uniform(0.42, 0.58), amplitude * s, rng.uniform(0.6, 1.3), rng.uniform(0, 2 * np.pi))
@@ -286,7 +290,8 @@ def _draw_bridge(rng: np.random.Generator, size: int) -> tuple[Image.Image, Scen
     xs, ys = zip(*points)
     river_y = float(np.interp(x, xs, ys))
     span = (river_y - width / 2 - s * 0.06, river_y + width / 2 + s * 0.06)  # the deck reaches past both banks
-    draw.rectangle([x + half, river_y - width / 2, x + half + s * 0.035, river_y + width / 2], fill=(30, 52, 92))  # shadow
+    draw.rectangle([x + half, river_y - width / 2, x + half + s * 0.035, river_y + width / 2],
+                   fill=(30, 52, 92))  # shadow
     draw.rectangle([x - half, -1, x + half, s], fill=_vary(rng, (128, 128, 126), 6))
     for edge in (x - half, x + half):
         draw.line([(edge, span[0]), (edge, span[1])], fill=(196, 196, 188), width=_px(size, 1 / 64))
@@ -323,7 +328,8 @@ def _draw_residential(rng: np.random.Generator, size: int) -> tuple[Image.Image,
                         _ellipse(draw, x0 + house / 2, y0 + house / 2, house / 2.5, house / 2.5, (50, 92, 44))
                         continue
                     roof = _vary(rng, _ROOF_COLOURS[colour], 12)
-                    draw.rectangle([x0 + s * 0.015, y0 + s * 0.015, x0 + house + s * 0.015, y0 + house + s * 0.015], fill=(60, 64, 58))
+                    draw.rectangle([x0 + s * 0.015, y0 + s * 0.015, x0 + house + s * 0.015, y0 + house + s * 0.015],
+                                   fill=(60, 64, 58))
                     draw.rectangle([x0, y0, x0 + house, y0 + house / 2], fill=roof)
                     draw.rectangle([x0, y0 + house / 2, x0 + house, y0 + house], fill=_shade(roof, 0.78))
     return image, SceneSpec("residential", colour=colour)
@@ -382,7 +388,9 @@ def _draw_beach(rng: np.random.Generator, size: int) -> tuple[Image.Image, Scene
     return image, SceneSpec("beach", colour="blue", position=side)
 
 
-_CAR_COLOURS: dict[str, RGB] = {"red": (196, 40, 36), "blue": (40, 80, 200), "white": (236, 236, 236), "yellow": (232, 200, 40)}
+_CAR_COLOURS: dict[str, RGB] = {
+    "red": (196, 40, 36), "blue": (40, 80, 200), "white": (236, 236, 236), "yellow": (232, 200, 40)
+}
 _SLOTS_PER_ROW = 6
 
 
@@ -392,9 +400,11 @@ def _draw_car(draw: ImageDraw.ImageDraw, cx: float, cy: float, size: int, colour
     half_w, half_l = s * 0.045, s * 0.095
     draw.rectangle([cx - half_w, cy - half_l, cx + half_w, cy + half_l], fill=colour)
     glass_y = cy - half_l * 0.55 if nose_up else cy + half_l * 0.55
-    draw.rectangle([cx - half_w * 0.75, glass_y - half_l * 0.18, cx + half_w * 0.75, glass_y + half_l * 0.18], fill=(36, 44, 56))
+    draw.rectangle([cx - half_w * 0.75, glass_y - half_l * 0.18, cx + half_w * 0.75, glass_y + half_l * 0.18],
+                   fill=(36, 44, 56))
     roof_y = cy + half_l * 0.1 if nose_up else cy - half_l * 0.1
-    draw.rectangle([cx - half_w * 0.6, roof_y - half_l * 0.25, cx + half_w * 0.6, roof_y + half_l * 0.25], fill=_shade(colour, 1.08))
+    draw.rectangle([cx - half_w * 0.6, roof_y - half_l * 0.25, cx + half_w * 0.6, roof_y + half_l * 0.25],
+                   fill=_shade(colour, 1.08))
 
 
 def _draw_parking_lot(rng: np.random.Generator, size: int) -> tuple[Image.Image, SceneSpec]:
@@ -430,7 +440,9 @@ def _draw_parking_lot(rng: np.random.Generator, size: int) -> tuple[Image.Image,
 _TANK_COLOURS: dict[str, RGB] = {"white": (238, 238, 234), "grey": (194, 196, 200)}
 
 
-def _tank_centres(rng: np.random.Generator, count: int, box: tuple[float, float, float, float]) -> tuple[list[Point], float]:
+def _tank_centres(
+    rng: np.random.Generator, count: int, box: tuple[float, float, float, float]
+) -> tuple[list[Point], float]:
     """Centres on a grid filling `box` (x0, y0, x1, y1) with a little jitter, and a radius that keeps them apart."""
     x0, y0, x1, y1 = box
     cols = min(count, 3)
@@ -439,7 +451,8 @@ def _tank_centres(rng: np.random.Generator, count: int, box: tuple[float, float,
     jitter = 0.08 * min(cell_w, cell_h)
     radius = min(0.36 * min(cell_w, cell_h), min(cell_w, cell_h) / 2 - jitter - 1.5)  # a gap of pixels between tanks
     centres = [
-        (x0 + (i % cols + 0.5) * cell_w + rng.uniform(-jitter, jitter), y0 + (i // cols + 0.5) * cell_h + rng.uniform(-jitter, jitter))
+        (x0 + (i % cols + 0.5) * cell_w + rng.uniform(-jitter, jitter),
+         y0 + (i // cols + 0.5) * cell_h + rng.uniform(-jitter, jitter))
         for i in range(count)
     ]
     return centres, radius
@@ -564,7 +577,8 @@ COLOURS: dict[str, _Adjective] = {
     "yellow": _Adjective("yellow", "أصفر", "صفراء", ("أصفران", "أصفرين"), ("صفراوان", "صفراوين"), "الأصفر"),
     "green": _Adjective("green", "أخضر", "خضراء", ("أخضران", "أخضرين"), ("خضراوان", "خضراوين"), "الأخضر"),
     "grey": _Adjective("grey", "رمادي", "رمادية", ("رماديان", "رماديين"), ("رماديتان", "رماديتين"), "الرمادي"),
-    "orange": _Adjective("orange", "برتقالي", "برتقالية", ("برتقاليان", "برتقاليين"), ("برتقاليتان", "برتقاليتين"), "البرتقالي"),
+    "orange": _Adjective("orange", "برتقالي", "برتقالية", ("برتقاليان", "برتقاليين"), ("برتقاليتان", "برتقاليتين"),
+                         "البرتقالي"),
     "brown": _Adjective("brown", "بني", "بنية", ("بنيان", "بنيين"), ("بنيتان", "بنيتين"), "البني"),
 }
 _PARKED = _Adjective("parked", "متوقف", "متوقفة", ("متوقفان", "متوقفين"), ("متوقفتان", "متوقفتين"))
@@ -623,7 +637,10 @@ POSITIONS: dict[str, tuple[str, str]] = {
     "center": ("in the center of the image", "في وسط الصورة"),
 }
 _OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top", "center": "center"}
-_DIRECTIONS = {"horizontal": ("from left to right", "من اليسار إلى اليمين"), "vertical": ("from top to bottom", "من الأعلى إلى الأسفل")}
+_DIRECTIONS = {
+    "horizontal": ("from left to right", "من اليسار إلى اليمين"),
+    "vertical": ("from top to bottom", "من الأعلى إلى الأسفل"),
+}
 _ORIENTATIONS = {"horizontal": ("horizontally", "بشكل أفقي"), "vertical": ("vertically", "بشكل عمودي")}
 _ROWS = {1: ("a single row", "صف واحد"), 2: ("two rows", "صفين")}
 
@@ -650,10 +667,12 @@ CAPTION_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "farmland": (
         ("farmland divided into rectangular fields", "أراض زراعية مقسمة إلى حقول مستطيلة"),
         ("farmland with many fields, mostly {colour}", "أراض زراعية فيها حقول كثيرة معظمها باللون {colour_def}"),
-        ("{colour} and brown crop fields of a farm seen from above", "حقول محاصيل {colour_f} وبنية في مزرعة كما تبدو من الأعلى"),
+        ("{colour} and brown crop fields of a farm seen from above",
+         "حقول محاصيل {colour_f} وبنية في مزرعة كما تبدو من الأعلى"),
         ("an aerial view of farmland with {colour} crops", "صورة جوية لأراض زراعية ذات محاصيل {colour_f}"),
         ("a patchwork of rectangular farm fields", "مجموعة من الحقول الزراعية المستطيلة"),
-        ("cultivated {colour} fields separated by narrow dirt paths", "حقول مزروعة {colour_f} تفصل بينها ممرات ترابية ضيقة"),
+        ("cultivated {colour} fields separated by narrow dirt paths",
+         "حقول مزروعة {colour_f} تفصل بينها ممرات ترابية ضيقة"),
     ),
     "river": (
         ("a winding blue river crosses the land {dir}", "نهر أزرق متعرج يعبر الأرض {dir}"),
@@ -665,9 +684,11 @@ CAPTION_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "residential": (
         ("a residential area of houses with {colour} roofs", "منطقة سكنية فيها منازل ذات أسطح {colour_f}"),
-        ("many houses with {colour} roofs arranged in rows along the streets", "منازل كثيرة ذات أسطح {colour_f} مصطفة على طول الشوارع"),
+        ("many houses with {colour} roofs arranged in rows along the streets",
+         "منازل كثيرة ذات أسطح {colour_f} مصطفة على طول الشوارع"),
         ("dense residential buildings separated by grey roads", "مبان سكنية كثيفة تفصل بينها طرق رمادية"),
-        ("an aerial view of a neighborhood of houses with {colour} roofs", "صورة جوية لحي سكني منازله ذات أسطح {colour_f}"),
+        ("an aerial view of a neighborhood of houses with {colour} roofs",
+         "صورة جوية لحي سكني منازله ذات أسطح {colour_f}"),
         ("rows of small houses in a residential area", "صفوف من المنازل الصغيرة في منطقة سكنية"),
         ("a residential district whose streets form a regular grid", "حي سكني تشكل شوارعه شبكة منتظمة"),
     ),
@@ -676,7 +697,8 @@ CAPTION_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
         ("a forest with a small clearing {side}", "غابة فيها مساحة خالية صغيرة {side}"),
         ("many trees cover the area, with a bare patch {side}", "أشجار كثيرة تغطي المنطقة مع بقعة جرداء {side}"),
         ("an aerial view of a dense green forest", "صورة جوية لغابة خضراء كثيفة"),
-        ("dark green trees fill the image except for a clearing {side}", "أشجار خضراء داكنة تملأ الصورة باستثناء مساحة خالية {side}"),
+        ("dark green trees fill the image except for a clearing {side}",
+         "أشجار خضراء داكنة تملأ الصورة باستثناء مساحة خالية {side}"),
         ("the trees of the forest surround a brown clearing {side}", "أشجار الغابة تحيط بمساحة خالية بنية {side}"),
     ),
     "beach": (
@@ -685,7 +707,8 @@ CAPTION_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
         ("white waves reach the yellow sandy beach", "أمواج بيضاء تصل إلى الشاطئ الرملي الأصفر"),
         ("an aerial view of a beach with the sea {side}", "صورة جوية لشاطئ يظهر فيها البحر {side}"),
         ("blue sea water meets the sand of the beach", "مياه البحر الزرقاء تلتقي برمال الشاطئ"),
-        ("a coast with the sea {side} and a sandy beach {opposite}", "ساحل يقع فيه البحر {side} والشاطئ الرملي {opposite}"),
+        ("a coast with the sea {side} and a sandy beach {opposite}",
+         "ساحل يقع فيه البحر {side} والشاطئ الرملي {opposite}"),
     ),
     "parking_lot": (
         ("a parking lot with {objs}", "موقف سيارات فيه {objs}"),
@@ -712,12 +735,15 @@ CAPTION_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
         ("a bridge crossing a river between green banks", "جسر يعبر نهرا بين ضفتين خضراوين"),
     ),
     "stadium": (
-        ("a stadium with green grass surrounded by a {colour} running track", "ملعب رياضي فيه عشب أخضر يحيط به مضمار جري {colour_m}"),
-        ("an oval {colour} running track around a green football field", "مضمار جري بيضوي {colour_m} حول ملعب كرة قدم أخضر"),
+        ("a stadium with green grass surrounded by a {colour} running track",
+         "ملعب رياضي فيه عشب أخضر يحيط به مضمار جري {colour_m}"),
+        ("an oval {colour} running track around a green football field",
+         "مضمار جري بيضوي {colour_m} حول ملعب كرة قدم أخضر"),
         ("an aerial view of a sports stadium", "صورة جوية لملعب رياضي"),
         ("a football pitch inside a {colour} athletics track", "ملعب كرة قدم داخل مضمار {colour_m} لألعاب القوى"),
         ("an oval stadium lying {orient}", "ملعب رياضي بيضوي ممتد {orient}"),
-        ("green grass and white lines inside a stadium with a {colour} track", "عشب أخضر وخطوط بيضاء داخل ملعب رياضي ذي مضمار {colour_m}"),
+        ("green grass and white lines inside a stadium with a {colour} track",
+         "عشب أخضر وخطوط بيضاء داخل ملعب رياضي ذي مضمار {colour_m}"),
     ),
 }
 
@@ -781,7 +807,8 @@ def _key(name: str) -> int:
 
 def _features(scene_types: Sequence[str]) -> Features:
     """The column types, written out so that every split and every saved copy agree."""
-    from datasets import ClassLabel, Features, Image as ImageFeature, List, Value
+    from datasets import ClassLabel, Features, List, Value
+    from datasets import Image as ImageFeature
 
     return Features(
         {

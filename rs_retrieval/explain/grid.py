@@ -106,7 +106,7 @@ def save_retrieval_grid(path: str | Path, images: Sequence[Any], ranking: Sequen
             figure.text((column + 0.5) * tile / width, (bottom - caption_band / 2) / height, text, ha="center",
                         va="center", fontproperties=font, fontsize=9,
                         color=np.array(GROUND_TRUTH_COLOUR) / 255 if item.ground_truth else "black")
-        lines = [query, subtitle or "top %d; green frame = ground truth" % len(ranking)]
+        lines = [query, subtitle or f"top {len(ranking)}; green frame = ground truth"]
         for n, (line, size) in enumerate(zip(lines, (14, 9))):
             artist = figure.text(0.5, 1.0 - title_band * (0.38 if n == 0 else 0.8) / height, display_text(line),
                                  ha="center", va="center", fontproperties=font, fontsize=size)

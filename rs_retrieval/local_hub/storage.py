@@ -22,8 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .blobs import BlobStore, git_blob_id, lfs_pointer
-from .errors import (BadRequest, Conflict, EntryNotFound, LocalHubError, PreconditionFailed, RepoNotFound,
-                     RevisionNotFound)
+from .errors import (
+    BadRequest,
+    Conflict,
+    EntryNotFound,
+    LocalHubError,
+    PreconditionFailed,
+    RepoNotFound,
+    RevisionNotFound,
+)
 from .upload_modes import DEFAULT_GITATTRIBUTES
 
 REPO_TYPES = ("model", "dataset", "space")

@@ -181,11 +181,12 @@ def embed_shard(model: torch.nn.Module, processor: Any, gallery: Gallery, index_
     return embedded
 
 
-# -- the merge (main process) -------------------------------------------------------------------------------------------
+# -- the merge (main process) ------------------------------------------------------------------------------------------
 
 
 def _read_listing(index_dir: Path, world_size: int, total: int) -> pa.Table:
-    paths = [index_dir / PARTS / f"{LISTING_PREFIX}{rank:03d}-of-{world_size:03d}.parquet" for rank in range(world_size)]
+    paths = [index_dir / PARTS / f"{LISTING_PREFIX}{rank:03d}-of-{world_size:03d}.parquet"
+             for rank in range(world_size)]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         raise SearchError(f"{index_dir}: listings {missing} were not written; did a process fail?")

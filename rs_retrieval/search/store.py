@@ -315,7 +315,8 @@ def index_output_folder(path: str) -> Path:
         raise SearchInputError(f"--out {path}: is a file, not an index folder")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).exists() \
             and not (folder / PARTS).is_dir():
-        raise SearchInputError(f"--out {path}: a folder that holds other files and no index; give a new or empty folder")
+        raise SearchInputError(f"--out {path}: a folder that holds other files and no index; "
+                               "give a new or empty folder")
     return folder
 
 

@@ -5,4 +5,5 @@ from .callbacks import ClampLogitScaleCallback, EpochCallback
 from .collator import RetrievalCollator
 from .trainer import DualEncoderTrainer
 
-__all__ = ["ClampLogitScaleCallback", "EpochCallback", "DataArguments", "DualEncoderTrainer", "ModelArguments", "RetrievalCollator"]
+__all__ = ["ClampLogitScaleCallback", "EpochCallback", "DataArguments", "DualEncoderTrainer", "ModelArguments",
+           "RetrievalCollator"]

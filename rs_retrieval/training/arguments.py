@@ -21,11 +21,17 @@ def _check_positive(arguments: object, names: tuple[str, ...]) -> None:
 class ModelArguments:
     """Where the model starts from: a checkpoint, pretrained towers, a config, or the embedded default."""
 
-    model_name_or_path: str | None = field(default=None, metadata={"help": "a DualEncoderModel checkpoint to continue from"})
-    config: str | None = field(default=None, metadata={"help": "a DualEncoderConfig (JSON file or folder) to build from scratch"})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "a DualEncoderModel checkpoint to continue from"}
+    )
+    config: str | None = field(
+        default=None, metadata={"help": "a DualEncoderConfig (JSON file or folder) to build from scratch"}
+    )
     vision_model: str | None = field(default=None, metadata={"help": "pretrained vision tower (folder or Hub id)"})
     text_model: str | None = field(default=None, metadata={"help": "pretrained text tower (folder or Hub id)"})
-    tokenizer: str | None = field(default=None, metadata={"help": "tokenizer (default: the text tower's, else the package's)"})
+    tokenizer: str | None = field(
+        default=None, metadata={"help": "tokenizer (default: the text tower's, else the package's)"}
+    )
     image_size: int | None = field(default=None, metadata={"help": "input resolution (default: the vision config's)"})
     projection_dim: int = field(default=256, metadata={"help": "joint space size for new models"})
     vision_pooling: str | None = field(default=None, metadata={"help": "cls | mean | pooler"})
@@ -36,13 +42,15 @@ class ModelArguments:
     freeze_vision_tower: bool = field(default=False, metadata={"help": "train without updating the vision tower"})
     freeze_text_tower: bool = field(default=False, metadata={"help": "train without updating the text tower (LiT)"})
     freeze_text_embeddings: bool = field(
-        default=False, metadata={"help": "keep the text tower's word embeddings fixed (large multilingual vocabularies)"}
+        default=False,
+        metadata={"help": "keep the text tower's word embeddings fixed (large multilingual vocabularies)"},
     )
     vision_learning_rate: float | None = field(
         default=None, metadata={"help": "learning rate of the vision tower (default: --learning_rate)"}
     )
     text_learning_rate: float | None = field(
-        default=None, metadata={"help": "learning rate of the text tower (default: --learning_rate); lower for pretrained"}
+        default=None,
+        metadata={"help": "learning rate of the text tower (default: --learning_rate); lower for pretrained"},
     )
     attn_implementation: str | None = field(default=None, metadata={"help": "eager | sdpa"})
 

@@ -87,7 +87,9 @@ class DualEncoderTrainer(Trainer):
         self.optimizer = optimizer_cls(parameter_groups, **optimizer_kwargs)
         return self.optimizer
 
-    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
+    def evaluate(
+        self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval"
+    ) -> dict[str, float]:
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
         if dataset is None:
             raise ValueError("DualEncoderTrainer.evaluate needs an eval_dataset")

@@ -16,6 +16,7 @@ of a few ten thousand captions; for bigger ones call ``retrieval_recall`` direct
 
 import datasets
 import evaluate
+
 from rs_retrieval.evaluation import retrieval_recall
 
 _DESCRIPTION = """\

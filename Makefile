@@ -10,7 +10,12 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 QUIET_PIP := sed -u "/^WARNING: Location 'file:.* is ignored/d"
 
-.PHONY: install demo test clean
+# A second, small venv with the lowest transformers (and hub, tokenizers, safetensors) that pyproject.toml declares:
+# `test-floor` loads a checkpoint saved by .venv through trust_remote_code in it (.ci/transformers_floor.py).
+FLOOR_VENV := .venv-floor
+FLOOR_STAMP := $(FLOOR_VENV)/.installed
+
+.PHONY: install install-floor demo test test-floor clean
 
 install: $(STAMP)
 
@@ -21,11 +26,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[all,test]" 2>&1 | $(QUIET_PIP)
 	touch $(STAMP)
 
+$(FLOOR_STAMP): .ci/floor-requirements.txt
+	test -x $(FLOOR_VENV)/bin/python || $(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)" 2>&1 | $(QUIET_PIP)
+	$(FLOOR_VENV)/bin/python -m pip install -q -r .ci/floor-requirements.txt 2>&1 | $(QUIET_PIP)
+	touch $(FLOOR_STAMP)
+
+install-floor: $(FLOOR_STAMP)
+
 demo: install
 	$(BIN)/python -m rs_retrieval.hub_scripts.demo --out outputs/demo
 
-test: install
+# The floor check runs before pytest so that pytest's summary stays the last line.
+test: install install-floor
+	$(BIN)/ruff check .
+	$(BIN)/python .ci/transformers_floor.py $(FLOOR_VENV)/bin/python
 	$(BIN)/python -m pytest -n 2 -q tests
 
+test-floor: install install-floor
+	$(BIN)/python .ci/transformers_floor.py $(FLOOR_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) $(FLOOR_VENV) outputs .pytest_cache

@@ -130,7 +130,7 @@ def _parse_arguments_text(file: Path) -> Any:
             return json.loads(text)
         except ValueError as error:
             raise UsageError(f"{file}: not valid JSON ({error})") from error
-    import yaml  # the train extra
+    import yaml
 
     try:
         return yaml.safe_load(text)

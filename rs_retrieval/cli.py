@@ -15,7 +15,8 @@ from .errors import missing_extra
 COMMANDS: dict[str, tuple[str, str]] = {
     "build-dataset": ("rs_retrieval.hub_scripts.build_dataset", "Karpathy JSON + images -> bilingual DatasetDict"),
     "make-synthetic": ("rs_retrieval.hub_scripts.make_synthetic", "write the embedded synthetic bilingual dataset"),
-    "train-tokenizer": ("rs_retrieval.hub_scripts.train_tokenizer", "train the small English+Arabic SentencePiece tokenizer"),
+    "train-tokenizer": ("rs_retrieval.hub_scripts.train_tokenizer",
+                        "train the small English+Arabic SentencePiece tokenizer"),
     "train": ("rs_retrieval.hub_scripts.train", "train a dual encoder with the Trainer (accelerate-ready)"),
     "evaluate": ("rs_retrieval.hub_scripts.evaluate", "recall@K tables for a checkpoint on a dataset split"),
     "visualize": ("rs_retrieval.hub_scripts.visualize", "attention maps, t-SNE of the joint space, retrieval grids"),

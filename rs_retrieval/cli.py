@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .errors import missing_extra
+from .extras import missing_extra
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "build-dataset": ("rs_retrieval.hub_scripts.build_dataset", "Karpathy JSON + images -> bilingual DatasetDict"),

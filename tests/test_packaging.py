@@ -1,6 +1,6 @@
 """Packaging: the metadata, the extras against the code's optional imports, and the one-line missing-extra message.
 
-The extras of pyproject.toml, `rs_retrieval.errors.MODULES_OF_EXTRA` / `EXTRA_OF_MODULE` / `EXTRA_OF_COMMAND` and the
+The extras of pyproject.toml, `rs_retrieval.extras.MODULES_OF_EXTRA` / `EXTRA_OF_MODULE` / `EXTRA_OF_COMMAND` and the
 imports of the code must agree: every optional import a command can reach is installed by that command's extra, and a
 command run without it prints `pip install "rs-retrieval[EXTRA]"` in one line instead of a traceback.
 """
@@ -18,9 +18,9 @@ import pytest
 import tomllib
 from PIL import Image
 
-from rs_retrieval import cli, errors
+from rs_retrieval import cli, extras
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.errors import EXTRA_OF_COMMAND, EXTRA_OF_MODULE, MODULES_OF_EXTRA
+from rs_retrieval.extras import EXTRA_OF_COMMAND, EXTRA_OF_MODULE, MODULES_OF_EXTRA
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -124,7 +124,7 @@ def test_the_train_extra_meets_the_accelerate_floor_of_the_installed_trainer():
 def test_every_command_has_an_extra_or_needs_only_the_core():
     assert set(EXTRA_OF_COMMAND) <= set(cli.COMMANDS)
     assert set(EXTRA_OF_COMMAND.values()) <= set(MODULES_OF_EXTRA) | {"all"}
-    assert set(errors.REQUIRED_MODULES_OF_COMMAND) <= set(EXTRA_OF_COMMAND)
+    assert set(extras.REQUIRED_MODULES_OF_COMMAND) <= set(EXTRA_OF_COMMAND)
 
 
 # -- extras against the code's imports ------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def test_index_without_faiss_names_the_index_extra(world, monkeypatch, capsys, t
     from rs_retrieval.hub_scripts import index
 
     if not checked_first:  # the run reaches its lazy `import faiss`
-        monkeypatch.setitem(errors.REQUIRED_MODULES_OF_COMMAND, "index", ())
+        monkeypatch.setitem(extras.REQUIRED_MODULES_OF_COMMAND, "index", ())
     hide(monkeypatch, "faiss")
     argv = ["--model", str(world["model"]), "--images", str(world["images"]), "--out", str(tmp_path / "index"),
             "--no-progress"]
@@ -305,7 +305,7 @@ def test_train_without_accelerate_names_the_train_extra(world, monkeypatch, caps
 def test_train_without_datasets_names_the_train_extra_from_its_lazy_import(world, monkeypatch, capsys, tmp_path):
     from rs_retrieval.hub_scripts import train
 
-    monkeypatch.setitem(errors.REQUIRED_MODULES_OF_COMMAND, "train", ())
+    monkeypatch.setitem(extras.REQUIRED_MODULES_OF_COMMAND, "train", ())
     hide(monkeypatch, "datasets")
     assert train.main(train_argv(world, tmp_path)) == 1
     assert one_error_line(capsys).endswith('pip install "rs-retrieval[train]"')
@@ -323,13 +323,13 @@ def test_visualize_without_matplotlib_names_the_viz_extra(world, monkeypatch, ca
 
 
 def test_search_grid_without_matplotlib_names_the_viz_extra():
-    assert errors.extra_for("matplotlib", "rs-retrieval search") == "viz"
-    assert errors.extra_for("faiss", "rs-retrieval search") == "index"
-    assert errors.extra_for("datasets", "rs-retrieval index") == "index"
-    assert errors.extra_for("accelerate", "rs-retrieval train") == "train"
-    assert errors.extra_for("accelerate", "rs-retrieval push-model") == "train"
-    assert errors.extra_for("sklearn", "rs-retrieval demo") == "all"
-    assert errors.extra_for("torch", "rs-retrieval index") is None
+    assert extras.extra_for("matplotlib", "rs-retrieval search") == "viz"
+    assert extras.extra_for("faiss", "rs-retrieval search") == "index"
+    assert extras.extra_for("datasets", "rs-retrieval index") == "index"
+    assert extras.extra_for("accelerate", "rs-retrieval train") == "train"
+    assert extras.extra_for("accelerate", "rs-retrieval push-model") == "train"
+    assert extras.extra_for("sklearn", "rs-retrieval demo") == "all"
+    assert extras.extra_for("torch", "rs-retrieval index") is None
 
 
 def test_help_does_not_need_the_required_modules(monkeypatch, capsys):

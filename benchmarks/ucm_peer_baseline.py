@@ -50,6 +50,7 @@ from transformers import (
 )
 
 from rs_retrieval.evaluation import retrieval_recall
+from rs_retrieval.split_evaluation import query_sets_for
 
 logger = logging.getLogger("ucm_peer_baseline")
 
@@ -134,12 +135,9 @@ def split_recall(model, processor, split, languages: list[str], prefix: str, max
                  batch_size: int = 64) -> dict[str, dict[str, float]]:
     """Recall per query language and, with several, across languages (the standard protocol)."""
     image_embeds, per_language = split_embeddings(model, processor, split, languages, prefix, max_length, batch_size)
-    query_sets = {lang: [lang] for lang in languages}
-    if len(languages) > 1:
-        query_sets["+".join(languages)] = languages
     return {name: retrieval_recall(image_embeds, torch.cat([per_language[lang][0] for lang in langs]),
                                    [row for lang in langs for row in per_language[lang][1]])
-            for name, langs in query_sets.items()}
+            for name, langs in query_sets_for(languages).items()}
 
 
 class ValidationRecallCallback(TrainerCallback):

@@ -52,8 +52,8 @@ def step(title: str) -> None:
 
 
 def write_pictures(checkpoint: Path, dataset_dir: Path, folder: Path, test_split) -> list[Path]:
-    """One of each explanation picture for the demo model (see hub_scripts/visualize.py)."""
-    from rs_retrieval.hub_scripts import visualize
+    """One of each explanation picture for the demo model, drawn by `rs-retrieval visualize`."""
+    from rs_retrieval import cli
 
     folder.mkdir(parents=True, exist_ok=True)
     airport = next((i for i, row in enumerate(test_split.select_columns(["filename", "count"]))
@@ -69,7 +69,7 @@ def write_pictures(checkpoint: Path, dataset_dir: Path, folder: Path, test_split
     written = []
     for name, arguments in jobs.items():
         path = folder / name
-        if visualize.main([*arguments, "--out", str(path)]) == 0:
+        if cli.main(["visualize", *arguments, "--out", str(path)]) == 0:
             written.append(path)
     return written
 
@@ -125,12 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     print({split: len(rows) for split, rows in dataset.items()}, "->", dataset_dir)
 
     step("2/6 train a bilingual model (English + Arabic captions)")
-    from rs_retrieval.hub_scripts import train
+    from rs_retrieval import cli
 
     steps_per_epoch = -(-len(dataset["train"]) // args.batch_size)
     eval_steps = max(1, int(steps_per_epoch * args.epochs) // 4)
-    code = train.main([
-        "--dataset", str(dataset_dir), "--languages", "en,ar", "--output_dir", str(checkpoint_dir),
+    code = cli.main([
+        "train", "--dataset", str(dataset_dir), "--languages", "en,ar", "--output_dir", str(checkpoint_dir),
         "--num_train_epochs", str(args.epochs), "--per_device_train_batch_size", str(args.batch_size),
         "--eval_strategy", "steps", "--eval_steps", str(eval_steps), "--save_strategy", "no",
         "--load_best_model_at_end", "false", "--seed", str(args.seed), "--logging_steps", str(eval_steps),
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     step("3/6 evaluate on the test split")
     from rs_retrieval.evaluation import markdown_table
-    from rs_retrieval.hub_scripts.evaluate import evaluate_checkpoint
+    from rs_retrieval.split_evaluation import evaluate_checkpoint
 
     report = evaluate_checkpoint(str(checkpoint_dir), str(dataset_dir), "test", progress=False)
     table = markdown_table([(f"bilingual / {q}", m) for q, m in report["results"].items()], "model / queries")

@@ -12,59 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from rs_retrieval.command_line import ArgumentParser, positive_int
 from rs_retrieval.data.loading import parse_languages
 from rs_retrieval.errors import command
 from rs_retrieval.evaluation import markdown_table
-
-
-def code_version() -> dict[str, str | None]:
-    import rs_retrieval
-
-    commit = None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(rs_retrieval.__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {"rs_retrieval": rs_retrieval.__version__, "git_commit": commit}
-
-
-def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: list[str] | None = None,
-                        batch_size: int = 64, trust_remote_code: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Recall tables for one checkpoint; the returned dict is what `--out` writes."""
-    from rs_retrieval.checkpoints import load_model_and_processor
-    from rs_retrieval.data.loading import check_caption_languages, load_split
-    from rs_retrieval.split_evaluation import caption_languages, evaluate_retrieval
-
-    data = load_split(dataset, split)
-    languages = check_caption_languages(data, caption_languages(data) if languages is None else languages)
-    model, processor = load_model_and_processor(model_path, trust_remote_code=trust_remote_code)
-    query_sets = {lang: [lang] for lang in languages}
-    if len(languages) > 1:
-        query_sets["+".join(languages)] = languages
-    started = time.perf_counter()
-    with torch.inference_mode():
-        results = evaluate_retrieval(model, processor, data, query_sets=query_sets, batch_size=batch_size,
-                                     progress=progress)
-    return {
-        "checkpoint": str(model_path),
-        "dataset": dataset,
-        "split": split,
-        "images": len(data),
-        "captions": {lang: sum(len(c or []) for c in data[f"captions_{lang}"]) for lang in languages},
-        "results": results,
-        "seconds": round(time.perf_counter() - started, 2),
-        "code_version": code_version(),
-    }
+from rs_retrieval.split_evaluation import evaluate_checkpoint
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
     from rs_retrieval.checkpoints import load_model, load_processor
-    from rs_retrieval.hub_scripts.evaluate import code_version
+    from rs_retrieval.provenance import code_version
     from rs_retrieval.search import build_index, open_gallery
     from rs_retrieval.search.indexing import distributed_state
     from rs_retrieval.search.store import index_output_folder

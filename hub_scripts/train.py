@@ -34,6 +34,7 @@ from rs_retrieval.data.loading import check_caption_languages, load_dataset_dict
 from rs_retrieval.errors import RsRetrievalError, UsageError, command
 from rs_retrieval.processing.default_processor import default_tokenizer
 from rs_retrieval.publishing.model_card import RECIPE_FILE
+from rs_retrieval.split_evaluation import query_sets_for
 from rs_retrieval.training import (
     ClampLogitScaleCallback,
     DataArguments,
@@ -353,9 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("model: %.2fM parameters (%.2fM trainable); languages %s; %d train images",
                 sum(p.numel() for p in model.parameters()) / 1e6, trainable / 1e6, languages, len(train_dataset))
 
-    query_sets = {lang: [lang] for lang in languages}
-    if len(languages) > 1:
-        query_sets["+".join(languages)] = languages
+    query_sets = query_sets_for(languages)
     collator = RetrievalCollator(processor, languages, augment=data_args.augment, seed=training_args.seed)
     trainer = DualEncoderTrainer(
         model=model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,14 @@ from .evaluation import retrieval_recall
 def caption_languages(dataset: Any) -> list[str]:
     """Language codes of the `captions_<code>` columns of a split."""
     return [c.removeprefix("captions_") for c in dataset.column_names if c.startswith("captions_")]
+
+
+def query_sets_for(languages: Sequence[str]) -> dict[str, list[str]]:
+    """Each language its own query set and, with several, all of them together (the cross-lingual set, "en+ar")."""
+    query_sets = {lang: [lang] for lang in languages}
+    if len(languages) > 1:
+        query_sets["+".join(languages)] = list(languages)
+    return query_sets
 
 
 def flatten_captions(dataset: Any, languages: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -44,9 +53,7 @@ def evaluate_retrieval(
     """
     languages = caption_languages(dataset)
     if query_sets is None:
-        query_sets = {lang: [lang] for lang in languages}
-        if len(languages) > 1:
-            query_sets["+".join(languages)] = languages
+        query_sets = query_sets_for(languages)
     missing = sorted({lang for langs in query_sets.values() for lang in langs} - set(languages))
     if missing:
         raise ValueError(f"the dataset has no caption column for {missing}; it has {languages}")
@@ -72,4 +79,31 @@ def evaluate_retrieval(
         model.train(was_training)
 
 
-__all__ = ["caption_languages", "evaluate_retrieval", "flatten_captions"]
+def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: list[str] | None = None,
+                        batch_size: int = 64, trust_remote_code: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Recall tables for one checkpoint; the returned dict is what `--out` writes."""
+    from .checkpoints import load_model_and_processor
+    from .data.loading import check_caption_languages, load_split
+    from .provenance import code_version
+
+    data = load_split(dataset, split)
+    languages = check_caption_languages(data, caption_languages(data) if languages is None else languages)
+    model, processor = load_model_and_processor(model_path, trust_remote_code=trust_remote_code)
+    query_sets = query_sets_for(languages)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        results = evaluate_retrieval(model, processor, data, query_sets=query_sets, batch_size=batch_size,
+                                     progress=progress)
+    return {
+        "checkpoint": str(model_path),
+        "dataset": dataset,
+        "split": split,
+        "images": len(data),
+        "captions": {lang: sum(len(c or []) for c in data[f"captions_{lang}"]) for lang in languages},
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 2),
+        "code_version": code_version(),
+    }
+
+
+__all__ = ["caption_languages", "evaluate_checkpoint", "evaluate_retrieval", "flatten_captions", "query_sets_for"]

@@ -141,7 +141,7 @@ def test_a_trainer_run_with_push_to_hub_leaves_a_loadable_checkpoint_with_our_ca
 
 def test_pushed_checkpoint_loads_without_the_package_and_its_card_holds_the_results(trained, hub_env, tmp_path):
     results = tmp_path / "results.json"
-    from rs_retrieval.hub_scripts.evaluate import evaluate_checkpoint
+    from rs_retrieval.split_evaluation import evaluate_checkpoint
 
     report = evaluate_checkpoint(str(trained), _dataset_of(trained), "test", progress=False)
     results.write_text(json.dumps(report))

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from rs_retrieval.data.synthetic import make_synthetic_dataset
 from rs_retrieval.hub_scripts import evaluate as evaluate_script
 from rs_retrieval.hub_scripts import train
+from rs_retrieval.split_evaluation import evaluate_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["--disable_tqdm", "true", "--report_to", "none"]
@@ -34,7 +35,7 @@ def _train(output_dir: Path, dataset: str, *extra: str) -> int:
 def test_a_few_hundred_steps_lift_text_to_image_recall_far_above_chance(synthetic_32, tmp_path):
     assert _train(tmp_path / "model", synthetic_32, "--max_steps", "200", "--eval_strategy", "no",
                   "--save_strategy", "no", "--load_best_model_at_end", "false", "--logging_steps", "100") == 0
-    report = evaluate_script.evaluate_checkpoint(str(tmp_path / "model"), synthetic_32, "test", progress=False)
+    report = evaluate_checkpoint(str(tmp_path / "model"), synthetic_32, "test", progress=False)
     chance_r5 = 100 * 5 / report["images"]  # 40 test images: a random ranking finds the image in the top 5 12.5%
     for queries in ("en", "ar", "en+ar"):
         assert report["results"][queries]["t2i_r5"] >= 3 * chance_r5, (queries, report["results"][queries])

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from ..provenance import code_version as provenance_code_version
 from .embedder import EmbeddedBatch, embed_items, embedding_dimension, model_fingerprint
 from .errors import SearchError
 from .faiss_index import EXACT_SEARCH_MAX_VECTORS, build_faiss_index, choose_kind
@@ -288,7 +289,8 @@ def merge(gallery: Gallery, index_dir: Path, world_size: int, fingerprint: str, 
     files = write_build_files(build, None, metadata, faiss_index, report.failures)
     manifest = IndexManifest(model=model_name, model_fingerprint=fingerprint, dimension=dimension, count=len(kept),
                              index=plan.to_dict(), gallery=gallery.describe(), build=build.name,
-                             failures=len(report.failures), code_version=code_version or _code_version(), files=files)
+                             failures=len(report.failures), code_version=code_version or provenance_code_version(),
+                             files=files)
     del vectors
     commit(index_dir, manifest)
     for path in parts:
@@ -298,12 +300,6 @@ def merge(gallery: Gallery, index_dir: Path, world_size: int, fingerprint: str, 
     report.indexed = len(kept)
     report.removed = (previous.manifest.count - report.reused) if previous is not None else 0
     return report
-
-
-def _code_version() -> dict[str, Any]:
-    import rs_retrieval
-
-    return {"rs_retrieval": rs_retrieval.__version__}
 
 
 # -- the whole job ---------------------------------------------------------------------------------------------------

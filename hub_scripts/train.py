@@ -19,21 +19,17 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import transformers
-from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed
+from transformers import HfArgumentParser, TrainingArguments, set_seed
 
-from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
-from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder, load_model, load_processor
+from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder
 from rs_retrieval.command_line import OneLineErrors
-from rs_retrieval.data.loading import check_caption_languages, load_dataset_dict, named_split
-from rs_retrieval.errors import RsRetrievalError, UsageError, command
-from rs_retrieval.processing.default_processor import default_tokenizer
-from rs_retrieval.publishing.model_card import RECIPE_FILE
+from rs_retrieval.data.loading import load_dataset_dict
+from rs_retrieval.errors import UsageError, command
 from rs_retrieval.split_evaluation import query_sets_for
 from rs_retrieval.training import (
     ClampLogitScaleCallback,
@@ -43,30 +39,17 @@ from rs_retrieval.training import (
     ModelArguments,
     RetrievalCollator,
 )
+from rs_retrieval.training.recipe import (
+    EVAL_SPLIT_FIX,
+    RECIPE_DEFAULTS,
+    build_model_and_processor,
+    final_eval_metrics,
+    freeze_towers,
+    select_split,
+    write_training_recipe,
+)
 
 logger = logging.getLogger("rs_retrieval.train")
-
-#: Recipe defaults that differ from TrainingArguments' (a command line or file still overrides them).
-RECIPE_DEFAULTS = {
-    "remove_unused_columns": False,  # the collator needs the image and caption columns
-    "lr_scheduler_type": "cosine",
-    "warmup_steps": 0.05,
-    "weight_decay": 0.1,
-    "learning_rate": 5e-4,
-    "per_device_train_batch_size": 64,
-    "eval_strategy": "epoch",
-    "save_strategy": "epoch",
-    "save_total_limit": 2,
-    "load_best_model_at_end": True,
-    "metric_for_best_model": "mr",
-    "greater_is_better": True,
-    "logging_steps": 10,
-    "report_to": "none",
-    "dataloader_num_workers": 0,
-    "dataloader_pin_memory": False,
-    "ddp_find_unused_parameters": False,
-}
-
 
 class _ArgumentParser(OneLineErrors, HfArgumentParser):
     """`HfArgumentParser` whose errors are one `UsageError` line."""
@@ -178,152 +161,6 @@ def _check_checkpoint_argument(flag: str, source: str) -> None:
     except CheckpointError as error:
         problem = UsageError if not Path(source).expanduser().exists() else CheckpointError
         raise problem(f"{flag} {error}") from error
-
-
-# 1. Data ---------------------------------------------------------------------------------------------------------
-
-#: How to get an evaluation split the dataset lacks (build_dataset.py makes train and test only by default).
-EVAL_SPLIT_FIX = ("Rebuild the dataset with --val-fraction 0.1, evaluate on another split with --eval_split test, or "
-                  "train without evaluation with --eval_strategy no")
-
-
-def select_split(dataset_dict, name: str, languages: list[str], limit: int | None, seed: int = 0,
-                 flag: str = "--train_split", fix: str = ""):
-    split = named_split(dataset_dict, name, flag, fix)
-    check_caption_languages(split, languages)
-    columns = [f"captions_{lang}" for lang in languages]
-    keep = [i for i, row in enumerate(split.select_columns(columns)) if any(row[c] for c in columns)]
-    if not keep:
-        raise UsageError(f"{flag} {name}: no image of the split has a caption in {','.join(languages)}")
-    if len(keep) < len(split):
-        logger.warning("%s: %d of %d images have no caption in %s and are left out", name,
-                       len(split) - len(keep), len(split), languages)
-        split = split.select(keep)
-    if limit is not None and limit < len(split):
-        # Built splits are often sorted by class: a seeded sample, not the first rows, keeps every class in.
-        split = split.shuffle(seed=seed).select(range(limit))
-    return split
-
-
-# 2. Model and processor ------------------------------------------------------------------------------------------
-
-def build_model_and_processor(model_args: ModelArguments) -> tuple[DualEncoderModel, DualEncoderProcessor]:
-    """From a checkpoint, from pretrained towers, from a config, or the embedded default, in that order."""
-    extra: dict[str, Any] = {}
-    if model_args.attn_implementation:
-        extra["attn_implementation"] = model_args.attn_implementation
-    if model_args.model_name_or_path:
-        return _load_checkpoint(model_args.model_name_or_path, extra)
-
-    config_overrides = {k: v for k, v in {"vision_pooling": model_args.vision_pooling,
-                                          "text_pooling": model_args.text_pooling}.items() if v}
-    tokenizer_source = model_args.tokenizer or model_args.text_model
-    with _loading("--tokenizer" if model_args.tokenizer else "--text_model", tokenizer_source):
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source) if tokenizer_source else default_tokenizer()
-    with _loading("--config", model_args.config, UsageError):
-        base_config = DualEncoderConfig.from_pretrained(model_args.config) if model_args.config else DualEncoderConfig(
-            projection_dim=model_args.projection_dim)
-    for key, value in config_overrides.items():
-        setattr(base_config, key, value)
-    if model_args.image_size:
-        base_config.vision_config.image_size = model_args.image_size
-    image_mean, image_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-    if model_args.vision_model or model_args.text_model:
-        # Pretrained where a path is given, from the (base) config's tower otherwise.
-        with _loading("--vision_model/--text_model", " and ".join(filter(None, (model_args.vision_model,
-                                                                                 model_args.text_model)))):
-            model = DualEncoderModel.from_vision_text_pretrained(
-                model_args.vision_model, model_args.text_model,
-                vision_config=base_config.vision_config, text_config=base_config.text_config,
-                projection_dim=base_config.projection_dim, vision_pooling=base_config.vision_pooling,
-                text_pooling=base_config.text_pooling,
-            )
-        if model_args.vision_model:
-            image_mean, image_std = _tower_normalisation(model_args.vision_model)
-    else:
-        base_config.text_config.vocab_size = max(base_config.text_config.vocab_size, len(tokenizer))
-        model = DualEncoderModel(base_config)
-
-    image_size = model_args.image_size or model.config.vision_config.image_size
-    processor = DualEncoderProcessor(
-        DualEncoderImageProcessor(size=image_size, image_mean=image_mean, image_std=image_std),
-        tokenizer,
-        max_length=model_args.max_length,
-        text_prefix=model_args.text_prefix,
-        text_normalization={"lowercase": model_args.lowercase},
-    )
-    return model, processor
-
-
-def _load_checkpoint(source: str, extra: dict[str, Any]) -> tuple[DualEncoderModel, DualEncoderProcessor]:
-    """A DualEncoderModel checkpoint to continue from, through the safetensors-only loader."""
-    model = load_model(source, eval_mode=False, **extra)
-    if not isinstance(model, DualEncoderModel):
-        raise UsageError(f"--model_name_or_path {source}: a {type(model).__name__} checkpoint, not a "
-                         "DualEncoderModel; give a single tower with --vision_model or --text_model")
-    return model, load_processor(source)
-
-
-@contextmanager
-def _loading(flag: str, source: str | None, error: type[RsRetrievalError] = CheckpointError) -> Iterator[None]:
-    """Turn the ways transformers fails to load a user's path (missing files, wrong JSON, unknown model type) into
-    one error naming the flag."""
-    try:
-        yield
-    except (OSError, ValueError, KeyError, TypeError) as problem:
-        raise error(f"{flag} {source}: cannot be loaded ({' '.join(str(problem).split())})") from problem
-
-
-def _tower_normalisation(vision_model: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The pixel mean/std a pretrained vision tower was trained with (0.5 when its folder does not say)."""
-    from transformers.image_processing_base import ImageProcessingMixin
-
-    try:
-        config, _ = ImageProcessingMixin.get_image_processor_dict(vision_model)
-    except OSError:
-        return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-    return tuple(config.get("image_mean", (0.5,) * 3)), tuple(config.get("image_std", (0.5,) * 3))
-
-
-def freeze_towers(model: DualEncoderModel, model_args: ModelArguments) -> None:
-    for frozen, tower in ((model_args.freeze_vision_tower, model.vision_model),
-                          (model_args.freeze_text_tower, model.text_model)):
-        if frozen:
-            tower.requires_grad_(False)
-    if model_args.freeze_text_embeddings:
-        model.text_model.get_input_embeddings().requires_grad_(False)
-
-
-# 3. Train --------------------------------------------------------------------------------------------------------
-
-def final_eval_metrics(trainer: DualEncoderTrainer) -> dict[str, float]:
-    """Eval metrics of the model training ended with, reusing the evaluation the Trainer already logged for it
-    (the best checkpoint's, or the last step's) and evaluating only when none was logged."""
-    return trainer.logged_eval_metrics() or trainer.evaluate()
-
-
-def write_training_recipe(trainer: DualEncoderTrainer, model_args: ModelArguments, data_args: DataArguments,
-                          languages: list[str], train_images: int) -> None:
-    """`training_recipe.json` beside the weights: what the model card says about how the model was made."""
-    if not trainer.is_world_process_zero():
-        return
-    args, state = trainer.args, trainer.state
-    recipe = {
-        "dataset": data_args.dataset, "train_split": data_args.train_split, "eval_split": data_args.eval_split,
-        "train_images": train_images, "languages": languages,
-        "vision_model": model_args.vision_model, "text_model": model_args.text_model,
-        "freeze_vision_tower": model_args.freeze_vision_tower, "freeze_text_tower": model_args.freeze_text_tower,
-        "freeze_text_embeddings": model_args.freeze_text_embeddings, "augment": data_args.augment,
-        "steps": state.global_step or state.max_steps or args.max_steps,
-        "epochs": float(state.epoch or args.num_train_epochs), "batch_size": args.per_device_train_batch_size,
-        "processes": args.world_size, "learning_rate": args.learning_rate,
-        "vision_learning_rate": model_args.vision_learning_rate, "text_learning_rate": model_args.text_learning_rate,
-        "lr_scheduler": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)), "seed": args.seed,
-        "best_metric": state.best_metric,
-    }
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    (Path(args.output_dir) / RECIPE_FILE).write_text(json.dumps(recipe, indent=2, ensure_ascii=False) + "\n",
-                                                     encoding="utf-8")
 
 
 @command("rs-retrieval train")

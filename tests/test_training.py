@@ -13,6 +13,7 @@ from rs_retrieval.data.synthetic import make_synthetic_dataset
 from rs_retrieval.hub_scripts import evaluate as evaluate_script
 from rs_retrieval.hub_scripts import train
 from rs_retrieval.split_evaluation import evaluate_checkpoint
+from rs_retrieval.training.recipe import select_split
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = ["--disable_tqdm", "true", "--report_to", "none"]
@@ -159,7 +160,7 @@ def test_limiting_a_class_sorted_split_keeps_many_classes():
     rows = {"image_id": list(range(100)), "label": [i // 10 for i in range(100)],
             "captions_en": [["a caption"]] * 100}
     dataset = DatasetDict({"validation": Dataset.from_dict(rows)})
-    limited = train.select_split(dataset, "validation", ["en"], limit=20, seed=0)
+    limited = select_split(dataset, "validation", ["en"], limit=20, seed=0)
     assert len(limited) == 20 and len(set(limited["label"])) >= 5
-    again = train.select_split(dataset, "validation", ["en"], limit=20, seed=0)
+    again = select_split(dataset, "validation", ["en"], limit=20, seed=0)
     assert limited["image_id"] == again["image_id"]

@@ -71,10 +71,9 @@ def _training_arguments(args: argparse.Namespace, output_dir: str, **overrides: 
 
 
 def build_ours(args: argparse.Namespace, output_dir: str, augment: bool) -> Trainer:
-    """The `hub_scripts/train.py` path: its model/processor builder, collator, trainer, callbacks and defaults."""
+    """The `hub_scripts/train.py` path: the recipe builder, collator, trainer, callbacks and defaults."""
     from datasets import Dataset, Image
 
-    from rs_retrieval.hub_scripts.train import RECIPE_DEFAULTS, build_model_and_processor, freeze_towers
     from rs_retrieval.training import (
         ClampLogitScaleCallback,
         DualEncoderTrainer,
@@ -82,6 +81,7 @@ def build_ours(args: argparse.Namespace, output_dir: str, augment: bool) -> Trai
         ModelArguments,
         RetrievalCollator,
     )
+    from rs_retrieval.training.recipe import RECIPE_DEFAULTS, build_model_and_processor, freeze_towers
 
     records = ucm_records("train")
     dataset = Dataset.from_dict({"image": [r["path"] for r in records], "image_id": [r["image_id"] for r in records],

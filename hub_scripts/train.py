@@ -26,7 +26,7 @@ from typing import Any
 import transformers
 from transformers import HfArgumentParser, TrainingArguments, set_seed
 
-from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder
+from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder, looks_like_local_path
 from rs_retrieval.command_line import OneLineErrors
 from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.errors import UsageError, command
@@ -146,13 +146,8 @@ def check_sources(model_args: ModelArguments, training_args: TrainingArguments) 
         if source:
             _check_checkpoint_argument(flag, source)
     for flag, source in (("--config", model_args.config), ("--tokenizer", model_args.tokenizer)):
-        if source and _looks_like_path(source) and not Path(source).expanduser().exists():
+        if source and looks_like_local_path(source) and not Path(source).expanduser().exists():
             raise UsageError(f"{flag} {source}: no such file or folder")
-
-
-def _looks_like_path(source: str) -> bool:
-    """A Hub id is `name` or `org/name`; anything else (absolute, relative with ./, deeper) is a local path."""
-    return source.startswith((".", "/", "~")) or source.count("/") > 1 or Path(source).expanduser().exists()
 
 
 def _check_checkpoint_argument(flag: str, source: str) -> None:

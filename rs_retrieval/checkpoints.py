@@ -25,14 +25,15 @@ class CheckpointNotFoundError(CheckpointError, UsageError):
     """The named local checkpoint folder does not exist (a bad argument: exit code 2)."""
 
 
-def _looks_local(source: str | os.PathLike) -> bool:
+def looks_like_local_path(source: str | os.PathLike) -> bool:
+    """A Hub id is `name` or `org/name`; anything else (absolute, `./`, `~`, deeper, or present on disk) is local."""
     text = str(source)
     return Path(text).expanduser().exists() or text.startswith((".", "/", "~")) or text.count("/") > 1
 
 
 def check_checkpoint_folder(source: str | os.PathLike) -> None:
     """Raise `CheckpointError` for a local checkpoint folder that is missing or holds only pickled weights."""
-    if not _looks_local(source):
+    if not looks_like_local_path(source):
         return  # a Hub id: `use_safetensors=True` makes the download refuse pickles
     folder = Path(source).expanduser()
     if not folder.is_dir():
@@ -87,4 +88,5 @@ __all__ = [
     "load_model",
     "load_model_and_processor",
     "load_processor",
+    "looks_like_local_path",
 ]

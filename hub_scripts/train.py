@@ -15,25 +15,20 @@ serving preprocess exactly as training did. With N processes the contrastive los
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import transformers
-from transformers import HfArgumentParser, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 
 from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder, looks_like_local_path
-from rs_retrieval.command_line import OneLineErrors
 from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.errors import UsageError, command
 from rs_retrieval.split_evaluation import query_sets_for
 from rs_retrieval.training import (
     ClampLogitScaleCallback,
-    DataArguments,
     DualEncoderTrainer,
     EpochCallback,
     ModelArguments,
@@ -41,95 +36,15 @@ from rs_retrieval.training import (
 )
 from rs_retrieval.training.recipe import (
     EVAL_SPLIT_FIX,
-    RECIPE_DEFAULTS,
     build_model_and_processor,
     final_eval_metrics,
     freeze_towers,
+    parse_arguments,
     select_split,
     write_training_recipe,
 )
 
 logger = logging.getLogger("rs_retrieval.train")
-
-class _ArgumentParser(OneLineErrors, HfArgumentParser):
-    """`HfArgumentParser` whose errors are one `UsageError` line."""
-
-
-#: Arguments that hold a secret: refused on the command line (visible in `ps`) and in args files (which get shared).
-SECRET_ARGUMENTS = ("hub_token",)
-ARGS_FILE_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
-    """Command line or one YAML/JSON file, over `RECIPE_DEFAULTS`; every mistake is a `UsageError`."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _ArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    try:
-        if len(argv) == 1 and argv[0].endswith(ARGS_FILE_SUFFIXES):
-            values = read_arguments_file(argv[0])
-            refuse_secrets(values, where=argv[0])
-            return parser.parse_dict({**recipe_defaults(values), **values})
-        given = given_flags(argv)
-        refuse_secrets(given, where="the command line")
-        defaults = [f"--{k}={v}" for k, v in recipe_defaults(given).items()]
-        return parser.parse_args_into_dataclasses(args=defaults + argv)
-    except (ValueError, TypeError) as error:  # TrainingArguments.__post_init__, unknown flags or keys
-        raise UsageError(" ".join(str(error).split())) from error
-
-
-def given_flags(argv: list[str]) -> dict[str, str | None]:
-    """`--name value` / `--name=value` / `--name-with-dashes` on a command line, by underscored name."""
-    given: dict[str, str | None] = {}
-    for n, argument in enumerate(argv):
-        if argument.startswith("--"):
-            name, has_value, value = argument[2:].partition("=")
-            following = argv[n + 1] if n + 1 < len(argv) and not argv[n + 1].startswith("--") else None
-            given[name.replace("-", "_")] = value if has_value else following
-    return given
-
-
-def recipe_defaults(given: dict[str, Any]) -> dict[str, Any]:
-    """`RECIPE_DEFAULTS` for what is not given; without evaluation or saving there is no best model to load."""
-    defaults = dict(RECIPE_DEFAULTS)
-    if any(str(given.get(name, "")).lower() == "no" for name in ("eval_strategy", "save_strategy")):
-        defaults["load_best_model_at_end"] = False
-    return {key: value for key, value in defaults.items() if key not in given}
-
-
-def read_arguments_file(path: str) -> dict[str, Any]:
-    """The mapping of argument names to values in a YAML or JSON args file."""
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{path}: no such arguments file")
-    values = _parse_arguments_text(file)
-    if not isinstance(values, dict):
-        raise UsageError(f"{path}: must hold a mapping of argument names to values, e.g. 'output_dir: out'")
-    return values
-
-
-def _parse_arguments_text(file: Path) -> Any:
-    text = file.read_text(encoding="utf-8")
-    if file.suffix == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as error:
-            raise UsageError(f"{file}: not valid JSON ({error})") from error
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UsageError(f"{file}: not valid YAML ({error})") from error
-
-
-def refuse_secrets(given: Mapping[str, Any], where: str) -> None:
-    """Tokens come from HF_TOKEN or `hf auth login`: on a command line every user sees them (`ps`), and files and
-    saved training arguments get shared and published."""
-    for name in SECRET_ARGUMENTS:
-        if name in given:
-            raise UsageError(f"--{name} in {where}: a token there can be read by others; set the HF_TOKEN "
-                             "environment variable or run `hf auth login` instead")
-
 
 def check_sources(model_args: ModelArguments, training_args: TrainingArguments) -> None:
     """Fail before any data is built: paths that do not exist, pickle-only checkpoints, an output 'folder' that is a

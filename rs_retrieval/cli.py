@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("rs_retrieval.hub_scripts.index", "embed a gallery of images into a searchable FAISS index"),
     "search": ("rs_retrieval.hub_scripts.search", "query an index with English/Arabic text or an image"),
     "classify": ("rs_retrieval.hub_scripts.classify", "zero-shot scene labels from English/Arabic prompts"),
+    "query": ("rs_retrieval.hub_scripts.query", "rank a folder of images for English/Arabic queries (no index)"),
     "push-model": ("rs_retrieval.hub_scripts.push_model", "push a checkpoint with its code and model card to the Hub"),
     "push-dataset": ("rs_retrieval.hub_scripts.push_dataset", "push a built DatasetDict with its card to the Hub"),
     "local-hub": ("rs_retrieval.hub_scripts.local_hub", "serve a local Hugging Face Hub (offline tests)"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from commands import build_dataset
 from datasets import ClassLabel, load_from_disk
 from huggingface_hub import DatasetCard
 from PIL import Image
@@ -21,8 +22,9 @@ from rs_retrieval.data.karpathy import SourceSpec, build_karpathy_dataset, infer
 from rs_retrieval.data.merge import merge_sources
 from rs_retrieval.data.report import DatasetBuildError
 from rs_retrieval.data.splits import holdout_groups
-from rs_retrieval.hub_scripts.build_dataset import main as build_main
 from rs_retrieval.processing.image_conversion import load_image_file
+
+build_main = build_dataset.main
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = "a an the there is are many some green dense trees river road houses near of with beside field lake".split()

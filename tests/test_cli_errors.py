@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from commands import evaluate, query, train, train_tokenizer, visualize
 from PIL import Image
 from tiny_models import IMAGE_SIZE, tiny_config
 
 from rs_retrieval import DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.hub_scripts import evaluate, query, train, train_tokenizer, visualize
+from rs_retrieval.training.recipe import parse_arguments
 
 TASHKEEL_ONLY = "\u064e\u064f\u0650\u0640\u200b"  # fatha, damma, kasra, tatweel, zero-width space
 
@@ -113,9 +114,9 @@ def test_a_missing_eval_split_says_how_to_fix_it(saved, tmp_path, capsys):
 
 
 def test_eval_strategy_no_alone_turns_off_loading_the_best_model(tmp_path):
-    _, _, arguments = train.parse_arguments(["--output_dir", str(tmp_path), "--eval_strategy", "no"])
+    _, _, arguments = parse_arguments(["--output_dir", str(tmp_path), "--eval_strategy", "no"])
     assert arguments.load_best_model_at_end is False
-    _, _, arguments = train.parse_arguments(["--output_dir", str(tmp_path)])
+    _, _, arguments = parse_arguments(["--output_dir", str(tmp_path)])
     assert arguments.load_best_model_at_end is True
 
 
@@ -142,7 +143,7 @@ def test_train_args_file_problems_are_one_line(tmp_path, capsys, name, text, nam
 
 def test_an_args_file_gets_the_recipe_defaults(tmp_path):
     (tmp_path / "args.yaml").write_text(f"output_dir: {tmp_path / 'out'}\nlearning_rate: 0.001\n", encoding="utf-8")
-    _, _, arguments = train.parse_arguments([str(tmp_path / "args.yaml")])
+    _, _, arguments = parse_arguments([str(tmp_path / "args.yaml")])
     assert arguments.remove_unused_columns is False and arguments.learning_rate == 0.001
 
 
@@ -286,7 +287,7 @@ def test_help_still_exits_zero():
     (["--epochs", "0"], "--epochs"),
 ], ids=lambda value: " ".join(value) if isinstance(value, list) else None)
 def test_demo_refuses_bad_arguments_before_doing_anything(saved, capsys, extra, names):
-    from rs_retrieval.hub_scripts import demo
+    from commands import demo
 
     extra = [str(saved / "file.txt") if value == "FILE" else value for value in extra]
     code, line = fails(demo.main, extra, capsys)

@@ -10,13 +10,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from commands import build_dataset, make_synthetic
 from datasets import load_from_disk
 from test_build_dataset import build, caption, entry, tiny_marian, write_source
 from test_image_limits import write_bilevel_png
 
 from rs_retrieval.data.report import DatasetBuildError
-from rs_retrieval.hub_scripts.build_dataset import main as build_main
-from rs_retrieval.hub_scripts.make_synthetic import main as synthetic_main
+
+build_main, synthetic_main = build_dataset.main, make_synthetic.main
 
 WORDLESS = ["\u064e\u0650\u0652", "\u0640\u0640\u0640", "\u200b\u200f\ufeff", "... !?", " \u064b \u0640 . "]
 

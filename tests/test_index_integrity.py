@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from commands import search
 
 from rs_retrieval import DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.hub_scripts import search
 from rs_retrieval.search import RetrievalIndex, SearchError, build_index, open_gallery
 from rs_retrieval.search.store import EMBEDDINGS, FAILURES, FAISS_INDEX, MANIFEST, METADATA, open_index
 

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from commands import push_dataset, push_model
 
-from rs_retrieval.hub_scripts import push_dataset, push_model
 from rs_retrieval.publishing import PublishError, checkpoint_files, push_dataset_folder
 
 TOKEN = "hf_inputs_test_token_0123456789"

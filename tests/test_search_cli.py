@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from commands import classify, index, search, train
 from PIL import Image
 from transformers import BertConfig, ViTConfig
 
 from rs_retrieval import DualEncoderConfig
 from rs_retrieval.data.synthetic import make_synthetic_dataset
 from rs_retrieval.explain.grid import grid_size
-from rs_retrieval.hub_scripts import classify, index, search, train
 
 SCENES_EN = "airport,farmland,river,bridge,residential,forest,beach,parking lot,storage tanks,stadium"
 SCENES_AR = "مطار,أراض زراعية,نهر,جسر,منطقة سكنية,غابة,شاطئ,موقف سيارات,خزانات تخزين,ملعب رياضي"

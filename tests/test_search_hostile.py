@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from commands import classify, index, search
 from PIL import Image
 
 from rs_retrieval import DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.checkpoints import CheckpointError
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.hub_scripts import classify, index, search
 from rs_retrieval.search import RetrievalIndex, SearchError
 from rs_retrieval.search.integrity import DamagedIndexError
 from rs_retrieval.search.store import EMBEDDINGS, MANIFEST

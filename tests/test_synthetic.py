@@ -316,7 +316,9 @@ def test_scene_types_are_told_apart_by_colour_alone(default_dataset):
 
 
 def test_make_synthetic_script_writes_and_reports_the_splits(tmp_path, capsys):
-    from rs_retrieval.hub_scripts.make_synthetic import main
+    from commands import make_synthetic
+
+    main = make_synthetic.main
 
     out = tmp_path / "out"
     args = ["--out", str(out), "--image-size", "32", "--train-per-scene", "2", "--val-per-scene", "1",

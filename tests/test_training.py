@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from commands import evaluate as evaluate_script
+from commands import train
 from safetensors.torch import load_file
 
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.hub_scripts import evaluate as evaluate_script
-from rs_retrieval.hub_scripts import train
 from rs_retrieval.split_evaluation import evaluate_checkpoint
 from rs_retrieval.training.recipe import select_split
 

@@ -7,6 +7,7 @@ import csv
 import numpy as np
 import pytest
 import torch
+from commands import visualize
 from PIL import Image
 from tiny_models import IMAGE_SIZE, tiny_config
 from transformers import CLIPVisionConfig, DeiTConfig, SwinConfig
@@ -26,7 +27,6 @@ from rs_retrieval.explain import (
 from rs_retrieval.explain.attention import title_band
 from rs_retrieval.explain.fonts import has_arabic_glyphs, renderer_shapes_text, shape_for_ltr
 from rs_retrieval.explain.grid import grid_size
-from rs_retrieval.hub_scripts import visualize
 
 GRID = IMAGE_SIZE // 5  # tiny ViT: 30 px images, 5 px patches
 ENGLISH = "three airplanes parked next to the runway"

@@ -1,5 +1,5 @@
-"""The training recipe: its defaults, the data it trains on, the model and processor it starts from, the record it
-leaves beside the weights. `hub_scripts/train.py` parses the arguments and calls these; benchmarks and tests call
+"""The training recipe: how its arguments are read over its defaults, the data it trains on, the model and processor
+it starts from, the record it leaves beside the weights. `hub_scripts/train.py` calls these; benchmarks and tests call
 them directly.
 """
 
@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments
 
 from ..checkpoints import CheckpointError, load_model, load_processor
+from ..command_line import OneLineErrors
 from ..data.loading import check_caption_languages, named_split
 from ..errors import RsRetrievalError, UsageError
 from ..modeling import DualEncoderConfig, DualEncoderModel
@@ -47,6 +49,88 @@ RECIPE_DEFAULTS = {
     "ddp_find_unused_parameters": False,
 }
 
+
+
+# Arguments ----------------------------------------------------------------------------------------------------
+
+class _ArgumentParser(OneLineErrors, HfArgumentParser):
+    """`HfArgumentParser` whose errors are one `UsageError` line."""
+
+
+#: Arguments that hold a secret: refused on the command line (visible in `ps`) and in args files (which get shared).
+SECRET_ARGUMENTS = ("hub_token",)
+ARGS_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+    """Command line or one YAML/JSON file, over `RECIPE_DEFAULTS`; every mistake is a `UsageError`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _ArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    try:
+        if len(argv) == 1 and argv[0].endswith(ARGS_FILE_SUFFIXES):
+            values = read_arguments_file(argv[0])
+            refuse_secrets(values, where=argv[0])
+            return parser.parse_dict({**recipe_defaults(values), **values})
+        given = given_flags(argv)
+        refuse_secrets(given, where="the command line")
+        defaults = [f"--{k}={v}" for k, v in recipe_defaults(given).items()]
+        return parser.parse_args_into_dataclasses(args=defaults + argv)
+    except (ValueError, TypeError) as error:  # TrainingArguments.__post_init__, unknown flags or keys
+        raise UsageError(" ".join(str(error).split())) from error
+
+
+def given_flags(argv: list[str]) -> dict[str, str | None]:
+    """`--name value` / `--name=value` / `--name-with-dashes` on a command line, by underscored name."""
+    given: dict[str, str | None] = {}
+    for n, argument in enumerate(argv):
+        if argument.startswith("--"):
+            name, has_value, value = argument[2:].partition("=")
+            following = argv[n + 1] if n + 1 < len(argv) and not argv[n + 1].startswith("--") else None
+            given[name.replace("-", "_")] = value if has_value else following
+    return given
+
+
+def recipe_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """`RECIPE_DEFAULTS` for what is not given; without evaluation or saving there is no best model to load."""
+    defaults = dict(RECIPE_DEFAULTS)
+    if any(str(given.get(name, "")).lower() == "no" for name in ("eval_strategy", "save_strategy")):
+        defaults["load_best_model_at_end"] = False
+    return {key: value for key, value in defaults.items() if key not in given}
+
+
+def read_arguments_file(path: str) -> dict[str, Any]:
+    """The mapping of argument names to values in a YAML or JSON args file."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path}: no such arguments file")
+    values = _parse_arguments_text(file)
+    if not isinstance(values, dict):
+        raise UsageError(f"{path}: must hold a mapping of argument names to values, e.g. 'output_dir: out'")
+    return values
+
+
+def _parse_arguments_text(file: Path) -> Any:
+    text = file.read_text(encoding="utf-8")
+    if file.suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise UsageError(f"{file}: not valid JSON ({error})") from error
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UsageError(f"{file}: not valid YAML ({error})") from error
+
+
+def refuse_secrets(given: Mapping[str, Any], where: str) -> None:
+    """Tokens come from HF_TOKEN or `hf auth login`: on a command line every user sees them (`ps`), and files and
+    saved training arguments get shared and published."""
+    for name in SECRET_ARGUMENTS:
+        if name in given:
+            raise UsageError(f"--{name} in {where}: a token there can be read by others; set the HF_TOKEN "
+                             "environment variable or run `hf auth login` instead")
 
 
 # Data ----------------------------------------------------------------------------------------------------------
@@ -201,6 +285,7 @@ __all__ = [
     "build_model_and_processor",
     "final_eval_metrics",
     "freeze_towers",
+    "parse_arguments",
     "select_split",
     "write_training_recipe",
 ]

@@ -15,8 +15,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+from commands import local_hub as cli
 
-from rs_retrieval.hub_scripts import local_hub as cli
+from rs_retrieval.local_hub.serving import TOKEN_VARIABLE, configure_hub, export_lines
 
 SECRET = "hf_supplied_secret_0123456789"
 
@@ -81,12 +82,11 @@ def test_a_corrupt_repo_file_in_the_data_folder_is_one_line_naming_it(capsys, tm
 
 
 def test_a_token_file_is_read_and_shown_only_as_a_command_that_reads_it(tmp_path, monkeypatch):
-    monkeypatch.delenv(cli.TOKEN_VARIABLE, raising=False)
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
     (tmp_path / "token.txt").write_text(SECRET + "\n")
-    hub, expression = cli._hub(cli._parser().parse_args(["--token-file", str(tmp_path / "token.txt"),
-                                                          "--data", str(tmp_path / "d")]))
+    hub, expression = configure_hub(tmp_path / "d", token_file=tmp_path / "token.txt")
     assert hub.token == SECRET and SECRET not in expression and "token.txt" in expression
-    lines = cli._export_lines("http://127.0.0.1:1", expression)
+    lines = export_lines("http://127.0.0.1:1", expression)
     assert SECRET not in "\n".join(lines) and f"export HF_TOKEN={expression}" in lines
 
 
@@ -112,7 +112,7 @@ def _serving_banner(capsys: pytest.CaptureFixture[str], returned: threading.Even
 
 def test_without_a_token_the_cli_draws_one_prints_it_once_and_writes_need_it(capsys, tmp_path, monkeypatch):
     """The command runs here in the main thread (it installs its SIGTERM handler); a helper thread talks to it."""
-    monkeypatch.delenv(cli.TOKEN_VARIABLE, raising=False)
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
     seen: dict[str, object] = {}
     returned = threading.Event()
 

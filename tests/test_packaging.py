@@ -264,7 +264,7 @@ def test_cli_names_the_extra_when_a_command_module_cannot_be_imported(monkeypatc
 
 @pytest.mark.parametrize("checked_first", [True, False], ids=["checked-before-the-run", "lazy-import"])
 def test_index_without_faiss_names_the_index_extra(world, monkeypatch, capsys, tmp_path, checked_first):
-    from rs_retrieval.hub_scripts import index
+    from commands import index
 
     if not checked_first:  # the run reaches its lazy `import faiss`
         monkeypatch.setitem(extras.REQUIRED_MODULES_OF_COMMAND, "index", ())
@@ -277,7 +277,7 @@ def test_index_without_faiss_names_the_index_extra(world, monkeypatch, capsys, t
 
 
 def test_index_without_accelerate_names_the_index_extra_not_train(world, monkeypatch, capsys, tmp_path):
-    from rs_retrieval.hub_scripts import index
+    from commands import index
 
     hide(monkeypatch, "accelerate")
     assert index.main(["--model", str(world["model"]), "--images", str(world["images"]),
@@ -293,7 +293,7 @@ def train_argv(world, tmp_path) -> list[str]:
 
 def test_train_without_accelerate_names_the_train_extra(world, monkeypatch, capsys, tmp_path):
     """accelerate is imported by the transformers Trainer, not by our code: checked before the run starts."""
-    from rs_retrieval.hub_scripts import train
+    from commands import train
 
     hide(monkeypatch, "accelerate")
     assert train.main(train_argv(world, tmp_path)) == 1
@@ -303,7 +303,7 @@ def test_train_without_accelerate_names_the_train_extra(world, monkeypatch, caps
 
 
 def test_train_without_datasets_names_the_train_extra_from_its_lazy_import(world, monkeypatch, capsys, tmp_path):
-    from rs_retrieval.hub_scripts import train
+    from commands import train
 
     monkeypatch.setitem(extras.REQUIRED_MODULES_OF_COMMAND, "train", ())
     hide(monkeypatch, "datasets")
@@ -312,7 +312,7 @@ def test_train_without_datasets_names_the_train_extra_from_its_lazy_import(world
 
 
 def test_visualize_without_matplotlib_names_the_viz_extra(world, monkeypatch, capsys, tmp_path):
-    from rs_retrieval.hub_scripts import visualize
+    from commands import visualize
 
     source = world["images"] / "tile_0.png"
     hide(monkeypatch, "matplotlib")
@@ -333,7 +333,7 @@ def test_search_grid_without_matplotlib_names_the_viz_extra():
 
 
 def test_help_does_not_need_the_required_modules(monkeypatch, capsys):
-    from rs_retrieval.hub_scripts import index
+    from commands import index
 
     hide(monkeypatch, "faiss")
     with pytest.raises(SystemExit) as exit_info:

@@ -50,6 +50,7 @@ from transformers import (
 )
 
 from rs_retrieval.evaluation import retrieval_recall
+from rs_retrieval.inference import inference_mode
 from rs_retrieval.split_evaluation import query_sets_for
 
 logger = logging.getLogger("ucm_peer_baseline")
@@ -103,12 +104,15 @@ class CaptionRowCollator:
 
 # 2. Evaluation: the standard protocol over a whole split ---------------------------------------------------------
 
-@torch.no_grad()
 def split_embeddings(model, processor, split, languages: list[str], prefix: str, max_length: int,
                      batch_size: int = 64) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, list[int]]]]:
     """Normalised image embeddings, and per language the caption embeddings with each caption's image row."""
-    was_training = model.training
-    model.eval()
+    with inference_mode(model) as model:
+        return _split_embeddings(model, processor, split, languages, prefix, max_length, batch_size)
+
+
+def _split_embeddings(model, processor, split, languages: list[str], prefix: str, max_length: int,
+                      batch_size: int) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, list[int]]]]:
     image_parts = []
     for start in range(0, len(split), batch_size):
         images = [im.convert("RGB") for im in split[start:start + batch_size]["image"]]
@@ -127,7 +131,6 @@ def split_embeddings(model, processor, split, languages: list[str], prefix: str,
             features = model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
             parts.append(F.normalize(features.pooler_output, dim=-1))
         per_language[lang] = (torch.cat(parts), index)
-    model.train(was_training)
     return torch.cat(image_parts), per_language
 
 

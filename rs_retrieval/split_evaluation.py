@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from .embedding import embed_images, embed_texts
 from .evaluation import retrieval_recall
+from .inference import embed_images, embed_texts
 
 
 def caption_languages(dataset: Any) -> list[str]:
@@ -57,26 +57,19 @@ def evaluate_retrieval(
     missing = sorted({lang for langs in query_sets.values() for lang in langs} - set(languages))
     if missing:
         raise ValueError(f"the dataset has no caption column for {missing}; it has {languages}")
-    was_training = model.training
-    model.eval()
-    try:
-        image_embeds = embed_images(model, processor, dataset["image"], batch_size=batch_size, progress=progress)
-        # Each language is embedded once; cross-lingual query sets reuse those embeddings.
-        per_language: dict[str, tuple[torch.Tensor, list[int]]] = {}
-        for lang in dict.fromkeys(lang for langs in query_sets.values() for lang in langs):
-            texts, index = flatten_captions(dataset, [lang])
-            per_language[lang] = (
-                embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress), index
-            )
-        results: dict[str, dict[str, float]] = {}
-        for name, langs in query_sets.items():
-            text_embeds = torch.cat([per_language[lang][0] for lang in langs])
-            index = [row for lang in langs for row in per_language[lang][1]]
-            if index:
-                results[name] = retrieval_recall(image_embeds, text_embeds, index)
-        return results
-    finally:
-        model.train(was_training)
+    image_embeds = embed_images(model, processor, dataset["image"], batch_size=batch_size, progress=progress)
+    # Each language is embedded once; cross-lingual query sets reuse those embeddings.
+    per_language: dict[str, tuple[torch.Tensor, list[int]]] = {}
+    for lang in dict.fromkeys(lang for langs in query_sets.values() for lang in langs):
+        texts, index = flatten_captions(dataset, [lang])
+        per_language[lang] = (embed_texts(model, processor, texts, batch_size=batch_size * 4, progress=progress), index)
+    results: dict[str, dict[str, float]] = {}
+    for name, langs in query_sets.items():
+        text_embeds = torch.cat([per_language[lang][0] for lang in langs])
+        index = [row for lang in langs for row in per_language[lang][1]]
+        if index:
+            results[name] = retrieval_recall(image_embeds, text_embeds, index)
+    return results
 
 
 def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: list[str] | None = None,

@@ -79,7 +79,7 @@ def test_numpy_output_matches_tensor_output(tmp_path):
 def test_texts_embedded_in_length_sorted_batches_come_back_in_input_order(tiny_model, tiny_processor):
     """Batches of similar length (less padding) change nothing but float rounding: every row matches the text
     embedded on its own, and the order is the caller's."""
-    from rs_retrieval.embedding import embed_texts
+    from rs_retrieval.inference import embed_texts
 
     texts = ["three airplanes parked next to the runway", "a river", "طائرات متوقفة بجانب المدرج",
              "many green trees and a long straight road beside a river with a bridge", "a river", "ملعب", ""]
@@ -93,7 +93,7 @@ def test_texts_embedded_in_length_sorted_batches_come_back_in_input_order(tiny_m
 
 def test_equal_texts_get_identical_embeddings_whatever_their_neighbours(tiny_model, tiny_processor):
     """Captions repeated across a long list (UCM repeats one in five) must not drift apart by batch padding."""
-    from rs_retrieval.embedding import embed_texts
+    from rs_retrieval.inference import embed_texts
 
     rng = np.random.default_rng(0)
     words = ["river", "road", "trees", "planes", "runway", "houses", "green", "many", "two", "a"]
@@ -105,7 +105,7 @@ def test_equal_texts_get_identical_embeddings_whatever_their_neighbours(tiny_mod
 
 
 def test_text_embedding_refuses_a_non_string_by_name(tiny_model, tiny_processor):
-    from rs_retrieval.embedding import embed_texts
+    from rs_retrieval.inference import embed_texts
 
     with pytest.raises(TypeError, match=r"texts\[1\] must be a str, got NoneType"):
         embed_texts(tiny_model, tiny_processor, ["a river", None])

@@ -22,7 +22,7 @@ from tiny_models import tiny_config
 
 from rs_retrieval import DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.embedding import embed_images
+from rs_retrieval.inference import embed_images
 from rs_retrieval.search import RetrievalIndex, SearchError, build_index, open_gallery
 from rs_retrieval.search.faiss_index import (
     EXACT_SEARCH_MAX_VECTORS,

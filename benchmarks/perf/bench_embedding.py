@@ -1,4 +1,4 @@
-"""Gallery embedding throughput, side by side: `rs_retrieval.embedding` vs a plain transformers loop.
+"""Gallery embedding throughput, side by side: `rs_retrieval.inference` vs a plain transformers loop.
 
     .venv/bin/python benchmarks/perf/bench_embedding.py [--images 512] [--rounds 5] [--quick]
 
@@ -138,7 +138,7 @@ def main() -> None:
     ours_model, ours_processor = build_ours(args.image_size, args.max_length)
     their_model, their_processor = build_theirs(args.image_size, args.max_length)
 
-    from rs_retrieval.embedding import embed_images, embed_texts
+    from rs_retrieval.inference import embed_images, embed_texts
 
     tasks: dict[str, Callable[[], torch.Tensor]] = {
         "ours images": lambda: embed_images(ours_model, ours_processor, paths, batch_size=args.batch_size),

@@ -39,7 +39,7 @@ def embed(spec: str, split, languages: list[str]) -> tuple[torch.Tensor, dict[st
     from transformers import AutoModel, AutoProcessor
 
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
-    from rs_retrieval.embedding import embed_images, embed_texts
+    from rs_retrieval.inference import embed_images, embed_texts
     from rs_retrieval.split_evaluation import flatten_captions
 
     model = AutoModel.from_pretrained(spec).eval()

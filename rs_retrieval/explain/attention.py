@@ -14,8 +14,7 @@ CLIP-vision. Towers with windowed attention (Swin) or none (convolutional) raise
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..embedding import unwrap
 from ..errors import RsRetrievalError
+from ..inference import inference_mode, unwrap
 from ..modeling.modeling_rs_dual_encoder import eager_attention
 from ..processing.image_conversion import to_rgb_image
 from .figures import save_figure
@@ -90,16 +89,6 @@ def _check_attentions(model: nn.Module, attentions: Sequence[torch.Tensor] | Non
     return list(attentions), prefix, grid
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
 def _vision_forward(model: nn.Module, pixel_values: torch.Tensor):
     """The vision tower's features with its attention probabilities (eager attention, which returns them)."""
     with eager_attention(model.vision_model):
@@ -147,8 +136,7 @@ def relevance_from_attentions(attentions: Sequence[torch.Tensor], gradients: Seq
 
 def attention_rollout(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
     """B x h x w rollout maps of the images alone (float64, non-negative, each summing to 1)."""
-    model = unwrap(model)
-    with _eval_mode(model), torch.no_grad():
+    with inference_mode(model) as model:
         outputs = _vision_forward(model, pixel_values)
         attentions, prefix, grid = _check_attentions(model, outputs.attentions, pixel_values)
         return _pooled_row(model, rollout_from_attentions(attentions), prefix, grid)
@@ -161,10 +149,8 @@ def text_relevance(model: nn.Module, pixel_values: torch.Tensor, input_ids: torc
     One text for all images, or one per image. Gradients are taken with `torch.autograd.grad` with respect to the
     returned attention probabilities only, so the model's parameter gradients are left untouched.
     """
-    model = unwrap(model)
-    with _eval_mode(model):
-        with torch.no_grad():
-            text_embeds = model.encode_text(input_ids, attention_mask)
+    with inference_mode(model) as model:
+        text_embeds = model.encode_text(input_ids, attention_mask)
         if text_embeds.shape[0] not in (1, pixel_values.shape[0]):
             raise ValueError(f"{text_embeds.shape[0]} texts for {pixel_values.shape[0]} images; "
                              "give one or one per image")

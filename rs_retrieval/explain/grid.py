@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ..embedding import embed_images, embed_texts
+from ..inference import embed_images, embed_texts
 from ..processing.image_conversion import to_rgb_image
 from ..split_evaluation import caption_languages
 from .figures import save_figure
@@ -51,14 +51,9 @@ def rank_images(model: torch.nn.Module, processor: Any, images: Sequence[Any], q
         raise ValueError(f"k must be positive, got {k}")
     if not query.strip():
         raise ValueError("the query is empty")
-    was_training = model.training
-    model.eval()
-    try:
-        if image_embeds is None:
-            image_embeds = embed_images(model, processor, images)
-        text_embed = embed_texts(model, processor, [query])[0]
-    finally:
-        model.train(was_training)
+    if image_embeds is None:
+        image_embeds = embed_images(model, processor, images)
+    text_embed = embed_texts(model, processor, [query])[0]
     scores = (image_embeds @ text_embed).numpy()
     order = np.lexsort((np.arange(len(scores)), -scores))[:k]
     truth = set(ground_truth)

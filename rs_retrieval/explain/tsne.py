@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..embedding import embed_images, embed_texts
+from ..inference import embed_images, embed_texts
 from ..split_evaluation import caption_languages, flatten_captions
 from .figures import save_figure
 
@@ -60,17 +60,12 @@ def joint_embeddings(model: torch.nn.Module, processor: Any, dataset: Any, langu
             raise ValueError(f"max_images must be positive, got {max_images}")
         dataset = dataset.select(range(min(max_images, len(dataset))))
     labels = _label_names(dataset)
-    was_training = model.training
-    model.eval()
-    try:
-        parts = [embed_images(model, processor, dataset["image"], batch_size=batch_size)]
-        points = [JointPoint("image", "", row, labels[row]) for row in range(len(dataset))]
-        for lang in languages:
-            texts, index = flatten_captions(dataset, [lang])
-            parts.append(embed_texts(model, processor, texts, batch_size=batch_size * 4))
-            points += [JointPoint("text", lang, row, labels[row]) for row in index]
-    finally:
-        model.train(was_training)
+    parts = [embed_images(model, processor, dataset["image"], batch_size=batch_size)]
+    points = [JointPoint("image", "", row, labels[row]) for row in range(len(dataset))]
+    for lang in languages:
+        texts, index = flatten_captions(dataset, [lang])
+        parts.append(embed_texts(model, processor, texts, batch_size=batch_size * 4))
+        points += [JointPoint("text", lang, row, labels[row]) for row in index]
     return torch.cat(parts).numpy(), points
 
 

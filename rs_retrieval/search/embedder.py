@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..embedding import unwrap
+from ..inference import inference_mode, unwrap
 from ..processing.image_conversion import ImageConversionError
 from .gallery import Gallery, GalleryItem
 
@@ -67,16 +67,12 @@ def _prepare(processor: Any, gallery: Gallery, items: Sequence[GalleryItem],
     return loaded, (torch.stack(tensors) if tensors else None), errors
 
 
-@torch.no_grad()
 def embed_items(model: torch.nn.Module, processor: Any, gallery: Gallery, items: Sequence[GalleryItem],
                 fingerprints: Sequence[str] | None = None, batch_size: int = 64, progress: bool = False,
                 description: str = "embedding") -> Iterator[EmbeddedBatch]:
     """Yield one `EmbeddedBatch` per `batch_size` items, in order; images are decoded one batch ahead."""
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    model = unwrap(model)
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     fingerprints = list(fingerprints) if fingerprints is not None else [""] * len(items)
     starts = list(range(0, len(items), batch_size))
@@ -91,8 +87,12 @@ def embed_items(model: torch.nn.Module, processor: Any, gallery: Gallery, items:
             for n, start in enumerate(starts):
                 loaded, pixels, errors = pending.result()
                 pending = submit(starts[n + 1]) if n + 1 < len(starts) else None
-                vectors = (model.encode_image(pixels.to(device)).float().cpu().numpy() if pixels is not None
-                           else np.zeros((0, embedding_dimension(model)), dtype=np.float32))
+                vectors = np.zeros((0, embedding_dimension(model)), dtype=np.float32)
+                if pixels is not None:
+                    # Entered per batch, not around the loop: a generator must not leave autograd off in its
+                    # consumer's code between yields.
+                    with inference_mode(model) as bare:
+                        vectors = bare.encode_image(pixels.to(device)).float().cpu().numpy()
                 yield EmbeddedBatch(
                     items=[items[start + i] for i in loaded],
                     fingerprints=[fingerprints[start + i] for i in loaded],
@@ -102,7 +102,6 @@ def embed_items(model: torch.nn.Module, processor: Any, gallery: Gallery, items:
                 bar.update(min(batch_size, len(items) - start))
     finally:
         bar.close()
-        model.train(was_training)
 
 
 __all__ = ["EmbeddedBatch", "describe_error", "embed_items", "embedding_dimension", "model_fingerprint"]

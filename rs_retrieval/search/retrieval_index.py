@@ -32,7 +32,7 @@ import pyarrow as pa
 import torch
 
 from ..checkpoints import load_model, load_processor
-from ..embedding import embed_images, embed_texts, unwrap
+from ..inference import embed_images, embed_texts, unwrap
 from ..processing.image_conversion import ImageConversionError, to_rgb_image
 from ..processing.text_normalization import has_words
 from .embedder import embed_items, embedding_dimension, model_fingerprint

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..embedding import embed_texts
+from ..inference import embed_texts
 from ..processing.text_normalization import has_words
 from .embedder import embed_items
 from .errors import SearchError, SearchInputError

@@ -6,7 +6,7 @@ import math
 
 from transformers import TrainerCallback
 
-from ..embedding import unwrap
+from ..inference import unwrap
 
 
 class ClampLogitScaleCallback(TrainerCallback):

@@ -12,7 +12,7 @@ from typing import Any
 from transformers import Trainer
 
 from ..checkpoints import check_checkpoint_folder
-from ..embedding import unwrap
+from ..inference import unwrap
 from ..split_evaluation import evaluate_retrieval
 
 

@@ -1,8 +1,13 @@
-"""Batched, gradient-free embedding of images and texts with a dual encoder and its processor."""
+"""Batched, gradient-free embedding of images and texts with a dual encoder and its processor.
+
+Every embedding path of the package runs through `inference_mode`, which owns the model's eval state, so callers
+never save, switch and restore the train flag themselves.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -16,16 +21,32 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
+@contextlib.contextmanager
+def inference_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """The bare model in eval mode with gradients off; its train flag is restored on exit, even on error.
+
+    Nested uses are safe: the inner one restores eval mode, the outer one the original flag.
+    """
+    bare = unwrap(model)
+    was_training = bare.training
+    bare.eval()
+    try:
+        with torch.no_grad():
+            yield bare
+    finally:
+        bare.train(was_training)
+
+
 def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
 def _embed_in_batches(model: torch.nn.Module, items: Sequence[Any], batch_size: int, encode: Callable,
                       description: str, progress: bool) -> torch.Tensor:
     parts = []
-    for start in tqdm(range(0, len(items), batch_size), desc=description, disable=not progress, leave=False):
-        parts.append(encode(list(items[start:start + batch_size])).float().cpu())
+    with inference_mode(model):
+        for start in tqdm(range(0, len(items), batch_size), desc=description, disable=not progress, leave=False):
+            parts.append(encode(list(items[start:start + batch_size])).float().cpu())
     return torch.cat(parts) if parts else torch.empty(0, model.config.projection_dim)
 
 
@@ -64,4 +85,4 @@ def embed_texts(model: torch.nn.Module, processor: Any, texts: Sequence[str], ba
     return embeddings[torch.tensor([row_of[text] for text in texts], dtype=torch.int64)]
 
 
-__all__ = ["embed_images", "embed_texts", "unwrap"]
+__all__ = ["embed_images", "embed_texts", "inference_mode", "unwrap"]

@@ -72,7 +72,7 @@ def save_checkpoint(folder: Path) -> dict:
     from tiny_models import IMAGE_SIZE, TINY_CORPUS, tiny_config
 
     from rs_retrieval import DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
-    from rs_retrieval.processing.sentencepiece_tokenizer import train_sentencepiece_tokenizer
+    from rs_retrieval.tokenizer import train_sentencepiece_tokenizer
 
     tokenizer = train_sentencepiece_tokenizer(TINY_CORPUS * 4, vocab_size=120)
     torch.manual_seed(0)

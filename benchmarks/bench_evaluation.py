@@ -14,8 +14,9 @@ subprocess so that numbers do not leak between configurations:
   own captions, for every caption an argsort of its image scores.  Only up to ``--loop-max``.
 * ``floor``: the bare cost of the similarity scores, i.e. one N x 5N x D float32 matmul, no
   comparison at all, in chunks so that it fits in memory at any N, each into one reused output
-  buffer: the fastest of row chunks of ~16M scores (``floor``), 512 x 512 tiles (``floor_tiled``,
-  the tile ours uses) and 256 x 2048 tiles (``floor_tiled_wide``).  No exact evaluation can be cheaper.
+  buffer: the fastest of row chunks of ~16M scores (``floor``), 512 x 512 tiles (``floor_tiled``)
+  and 256 x 2048 tiles (``floor_tiled_wide``).  No exact evaluation can be cheaper; ours scores each
+  direction from its own rows, so it computes every score twice.
 
 Peak memory is the growth of the process's peak resident set (``ru_maxrss``) over its
 resident set just before the timed calls (inputs already built, kernels warmed up).  It

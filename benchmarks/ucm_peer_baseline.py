@@ -49,9 +49,8 @@ from transformers import (
     set_seed,
 )
 
-from rs_retrieval.evaluation import retrieval_recall
+from rs_retrieval.evaluation import query_sets_for, retrieval_recall
 from rs_retrieval.inference import inference_mode
-from rs_retrieval.split_evaluation import query_sets_for
 
 logger = logging.getLogger("ucm_peer_baseline")
 

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from rs_retrieval.command_line import output_file, positive_int
+from rs_retrieval.command_line import command_parser, output_file, positive_int
 from rs_retrieval.errors import command
 
 
@@ -28,8 +28,7 @@ def split_labels(text: str | None) -> list[str] | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rs-retrieval classify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("classify", __doc__)
     parser.add_argument("--model", required=True, help="checkpoint folder (or Hub id)")
     parser.add_argument("--images", required=True, help="folder of images, saved dataset folder, or 'synthetic'")
     parser.add_argument("--split", default=None, help="split of a saved DatasetDict")

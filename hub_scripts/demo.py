@@ -82,7 +82,7 @@ def publish_and_reload(out: Path, checkpoint: Path, dataset_dir: Path, gallery: 
     """
     import os
 
-    from rs_retrieval.local_hub import LocalHub, client_environment
+    from rs_retrieval.testing.local_hub import LocalHub, client_environment
 
     with LocalHub(out / "local_hub") as hub:  # writes need the token it draws for this run
         env = {**os.environ, **client_environment(hub.url, token=hub.token, home=str((out / "hf_home").resolve()))}
@@ -141,8 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     step("3/6 evaluate on the test split")
-    from rs_retrieval.evaluation import markdown_table
-    from rs_retrieval.split_evaluation import evaluate_checkpoint
+    from rs_retrieval.evaluation import evaluate_checkpoint, markdown_table
 
     report = evaluate_checkpoint(str(checkpoint_dir), str(dataset_dir), "test", progress=False)
     table = markdown_table([(f"bilingual / {q}", m) for q, m in report["results"].items()], "model / queries")

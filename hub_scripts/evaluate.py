@@ -18,8 +18,7 @@ from pathlib import Path
 from rs_retrieval.command_line import ArgumentParser, positive_int
 from rs_retrieval.data.loading import parse_languages
 from rs_retrieval.errors import command
-from rs_retrieval.evaluation import markdown_table
-from rs_retrieval.split_evaluation import evaluate_checkpoint
+from rs_retrieval.evaluation import evaluate_checkpoint, markdown_table
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -21,15 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rs_retrieval.command_line import positive_int
+from rs_retrieval.command_line import command_parser, positive_int
 from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from rs_retrieval.search.faiss_index import EXACT_SEARCH_MAX_VECTORS, KINDS
 
-    parser = argparse.ArgumentParser(prog="rs-retrieval index", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("index", __doc__)
     parser.add_argument("--model", required=True, help="checkpoint folder (or Hub id) of the dual encoder")
     parser.add_argument("--images", required=True, help="folder of images, saved dataset folder, or 'synthetic'")
     parser.add_argument("--split", default=None, help="split of a saved DatasetDict")

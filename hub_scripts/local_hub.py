@@ -1,4 +1,4 @@
-"""Serve a local Hugging Face Hub (models and datasets) from a data folder, for tests and offline work.
+"""Serve a local Hugging Face Hub (models and datasets) from a data folder, for offline trials of publishing.
 
     python hub_scripts/local_hub.py --data ./local_hub_data [--port 0] [--host 127.0.0.1] [--token-file FILE]
 
@@ -6,9 +6,11 @@ Writes need a token. Give it in the environment variable RS_RETRIEVAL_HUB_TOKEN 
 never on the command line, where every user of the machine can read it (`ps`); without one, a random token is
 drawn and printed once, in the `export HF_TOKEN=...` line. Prints the URL and the `export` lines that point
 `huggingface_hub`, `transformers` and `datasets` at the Hub (they read them at import time, so set them before
-starting Python). Repos persist in `--data` across restarts. Stops on Ctrl-C or SIGTERM.
+starting Python). It serves the Hub routes that `push-model`, `push-dataset`, `train --push_to_hub` and loading
+from the Hub use (`rs_retrieval.testing.local_hub`). Repos persist in `--data` across restarts. Stops on Ctrl-C or
+SIGTERM.
 
-`--allow-anonymous-writes` lets any program on this machine create, change and delete repos: unsafe wherever
+`--allow-anonymous-writes` lets any program on this machine create repos and change their files: unsafe wherever
 other users or untrusted programs run. Browsers are refused either way (Host and Origin checks).
 """
 
@@ -18,12 +20,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from rs_retrieval.command_line import command_parser
 from rs_retrieval.errors import command
-from rs_retrieval.local_hub.serving import TOKEN_VARIABLE, configure_hub, serve
+from rs_retrieval.testing.local_hub.serving import TOKEN_VARIABLE, configure_hub, serve
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rs-retrieval local-hub", description=__doc__.splitlines()[0])
+    parser = command_parser("local-hub", __doc__.splitlines()[0])
     parser.add_argument("--data", default="./local_hub_data", help="repos and files folder (default: ./local_hub_data)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default: 0)")

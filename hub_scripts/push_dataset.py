@@ -16,12 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from rs_retrieval.command_line import command_parser
 from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rs-retrieval push-dataset", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("push-dataset", __doc__)
     parser.add_argument("--dataset", required=True, help="folder written by build_dataset.py (save_to_disk + card)")
     parser.add_argument("--repo-id", required=True, help="org/name of the dataset repo (created when missing)")
     parser.add_argument("--private", action="store_true", help="create the repo private")

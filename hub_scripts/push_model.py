@@ -18,12 +18,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from rs_retrieval.command_line import command_parser
 from rs_retrieval.errors import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rs-retrieval push-model", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("push-model", __doc__)
     parser.add_argument("--checkpoint", required=True, help="a folder saved by train.py (or save_pretrained)")
     parser.add_argument("--repo-id", required=True, help="org/name of the model repo (created when missing)")
     parser.add_argument("--results", default=None, help="evaluation JSON from hub_scripts/evaluate.py")

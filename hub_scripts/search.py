@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rs_retrieval.command_line import bounded_int, input_file, output_file, positive_int, query_text
+from rs_retrieval.command_line import bounded_int, command_parser, input_file, output_file, positive_int, query_text
 from rs_retrieval.errors import command
 
 #: Tiles of --grid are at most this many pixels a side (a grid of 20 such tiles is about 100 MB of pixels).
@@ -28,8 +28,7 @@ MAX_TILE = 1024
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rs-retrieval search", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("search", __doc__)
     parser.add_argument("--index", required=True, help="the index folder")
     query = parser.add_mutually_exclusive_group(required=True)
     query.add_argument("--text", type=query_text, help="an English or Arabic query")

@@ -8,9 +8,10 @@
 Pushing uses the token in HF_TOKEN or from `hf auth login`; `--hub_token` is refused (on a command line every
 user of the machine sees it in `ps`, and args files get shared). Every bad argument is one line, exit 2.
 
-Arguments are `ModelArguments`, `DataArguments` (rs_retrieval.training.arguments) and the transformers
-`TrainingArguments`. The processor built here is the one saved with every checkpoint, so evaluation and
-serving preprocess exactly as training did. With N processes the contrastive loss sees the global batch.
+Arguments are `ModelArguments`, `DataArguments` and `DualEncoderTrainingArguments` (rs_retrieval.training.arguments;
+the transformers `TrainingArguments` plus `gather_across_processes`). The processor built here is the one saved with
+every checkpoint, so evaluation and serving preprocess exactly as training did. With N processes the contrastive loss
+sees the global batch (`--gather_across_processes false`: each process's own).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from transformers import TrainingArguments, set_seed
 from rs_retrieval.checkpoints import CheckpointError, check_checkpoint_folder, looks_like_local_path
 from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.errors import UsageError, command
-from rs_retrieval.split_evaluation import query_sets_for
+from rs_retrieval.evaluation import query_sets_for
 from rs_retrieval.training import (
     ClampLogitScaleCallback,
     DualEncoderTrainer,
@@ -39,6 +40,7 @@ from rs_retrieval.training.recipe import (
     build_model_and_processor,
     final_eval_metrics,
     freeze_towers,
+    locked_tower_caches,
     parse_arguments,
     select_split,
     write_training_recipe,
@@ -102,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                 sum(p.numel() for p in model.parameters()) / 1e6, trainable / 1e6, languages, len(train_dataset))
 
     query_sets = query_sets_for(languages)
-    collator = RetrievalCollator(processor, languages, augment=data_args.augment, seed=training_args.seed)
+    caches = locked_tower_caches(model, processor, train_dataset, languages, model_args, data_args, training_args)
+    collator = RetrievalCollator(processor, languages, augment=data_args.augment, seed=training_args.seed,
+                                 text_cache=caches.get("text"), image_cache=caches.get("image"))
     trainer = DualEncoderTrainer(
         model=model,
         args=training_args,

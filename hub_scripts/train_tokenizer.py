@@ -4,7 +4,7 @@
         [--jsonl FILE --jsonl-fields en,ar] [--vocab-size 2000] [--lowercase]
 
 With no corpus given it trains on the embedded synthetic dataset's captions: that is how the package's
-default tokenizer (`processing/default_tokenizer/`) was made. Texts pass through the same `TextNormalizer`
+default tokenizer (`rs_retrieval/tokenizer/default_tokenizer/`) was made. Texts pass through the same `TextNormalizer`
 the processor applies, so the vocabulary matches what the model will see.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from rs_retrieval.command_line import ArgumentParser, positive_int
 from rs_retrieval.data.loading import load_dataset_dict
 from rs_retrieval.errors import RsRetrievalError, command
-from rs_retrieval.processing.sentencepiece_tokenizer import train_sentencepiece_tokenizer
 from rs_retrieval.processing.text_normalization import TextNormalizer, has_words
+from rs_retrieval.tokenizer import train_sentencepiece_tokenizer
 
 
 def captions_from_dataset(path: str) -> Iterator[str]:

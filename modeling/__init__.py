@@ -1,7 +1,7 @@
 """The dual encoder's configuration, model and loss (the files shipped beside every checkpoint)."""
 
 from .configuration_rs_dual_encoder import DualEncoderConfig
-from .contrastive_loss_rs_dual_encoder import DualEncoderContrastiveLoss, dual_encoder_contrastive_loss
+from .contrastive_loss_rs_dual_encoder import DualEncoderContrastiveLoss
 from .modeling_rs_dual_encoder import DualEncoderModel, DualEncoderOutput, DualEncoderPreTrainedModel
 
 __all__ = [
@@ -10,5 +10,4 @@ __all__ = [
     "DualEncoderModel",
     "DualEncoderOutput",
     "DualEncoderPreTrainedModel",
-    "dual_encoder_contrastive_loss",
 ]

@@ -8,6 +8,9 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 # The embedded default is small enough to train on a CPU in minutes: the ViT sees 64x64 tiles in 8x8
 # patches and the BERT-style text tower reads the package's own English+Arabic SentencePiece vocabulary.
@@ -22,7 +25,7 @@ DEFAULT_VISION_CONFIG: dict = {
     "attention_probs_dropout_prob": 0.0,
 }
 DEFAULT_TEXT_CONFIG: dict = {
-    "vocab_size": 512,  # covers the default tokenizer (processing/default_tokenizer, 396 pieces)
+    "vocab_size": 512,  # covers the default tokenizer (rs_retrieval/tokenizer/default_tokenizer, 396 pieces)
     "hidden_size": 128,
     "num_hidden_layers": 3,
     "num_attention_heads": 4,
@@ -56,8 +59,6 @@ class DualEncoderConfig(PreTrainedConfig):
         vision_pooling / text_pooling (`"cls"`, `"mean"` or `"pooler"`): how a tower's token states become one
             vector. `cls` takes the first token of `last_hidden_state`, `mean` averages the (unpadded) tokens and
             `pooler` uses the tower's own `pooler_output` (right for CLIP-vision, SigLIP and Swin).
-        gather_across_processes (`bool`, defaults to True): in multi-process training, compute the contrastive
-            loss against the embeddings of every process (the global batch), with gradients.
 
     Example:
 
@@ -81,8 +82,14 @@ class DualEncoderConfig(PreTrainedConfig):
     logit_scale_max: float = math.log(100.0)
     vision_pooling: Pooling = "cls"
     text_pooling: Pooling = "cls"
-    gather_across_processes: bool = True
     initializer_factor: float = 1.0
+
+    def __post_init__(self, **kwargs) -> None:
+        # config.json files written before issue 14 carry `gather_across_processes`, now a training argument.
+        if kwargs.pop("gather_across_processes", True) is False:
+            logger.warning("config key gather_across_processes is ignored: it is a training argument now "
+                           "(--gather_across_processes false)")
+        super().__post_init__(**kwargs)
 
     def validate_dual_encoder(self) -> None:
         """Part of the `@strict` validation: values that would make a model that cannot train."""

@@ -128,7 +128,7 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
     ```python
     >>> from PIL import Image
     >>> from rs_retrieval import DualEncoderConfig, DualEncoderModel
-    >>> from rs_retrieval.processing.default_processor import default_processor
+    >>> from rs_retrieval.tokenizer import default_processor
     >>> model = DualEncoderModel(DualEncoderConfig()).eval()
     >>> processor = default_processor()
     >>> image = Image.new("RGB", (256, 256), (120, 120, 120))
@@ -162,7 +162,7 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         self.visual_projection = nn.Linear(self.vision_embed_dim, config.projection_dim, bias=False)
         self.text_projection = nn.Linear(self.text_embed_dim, config.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
-        self.contrastive_loss = DualEncoderContrastiveLoss(config.gather_across_processes)
+        self.contrastive_loss = DualEncoderContrastiveLoss()
         self.post_init()
 
     # -- towers -------------------------------------------------------------------------------------------------
@@ -175,6 +175,16 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         return self.text_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+
+    def pool_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The vision tower's pooled output, before the projection (what a locked tower's cache stores)."""
+        return pool_tokens(self._run_vision(pixel_values), self.config.vision_pooling)
+
+    def pool_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                  token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The text tower's pooled output, before the projection (what a locked tower's cache stores)."""
+        outputs = self._run_text(input_ids, attention_mask, token_type_ids)
+        return pool_tokens(outputs, self.config.text_pooling, attention_mask)
 
     def get_image_features(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutputWithPooling:
         """The vision tower's output with the projected (not normalised) image vector in `pooler_output`."""
@@ -223,6 +233,8 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        image_pooled_output: torch.Tensor | None = None,
+        text_pooled_output: torch.Tensor | None = None,
         **kwargs,
     ) -> DualEncoderOutput | tuple:
         """Score every text against every image of the batch; with `return_loss`, the contrastive loss.
@@ -230,9 +242,15 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
         Row i of the texts was sampled for row i of the images. `image_ids` (one per row) marks pairs that share an
         image as positives, never negatives: several captions of one image, or its English and Arabic captions.
         `caption_ids` (equal for identical caption strings) likewise make pairs with the very same caption positive.
+        The loss covers this batch only; multi-process training scores the global batch itself (`rs_retrieval`'s
+        `DualEncoderTrainer`, through `similarity_logits` and `contrastive_loss`).
+
+        `image_pooled_output` / `text_pooled_output` stand in for a tower's run with its pooled output computed
+        ahead (`pool_image` / `pool_text`), as training does for a locked tower whose outputs never change.
         """
-        if pixel_values is None or input_ids is None:
-            raise ValueError("forward needs both pixel_values and input_ids; use encode_image/encode_text for one side")
+        if (pixel_values is None and image_pooled_output is None) or (input_ids is None and text_pooled_output is None):
+            raise ValueError("forward needs both pixel_values and input_ids (or the towers' pooled outputs); "
+                             "use encode_image/encode_text for one side")
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         tower_kwargs = {}
         if output_attentions is not None:
@@ -244,24 +262,25 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
             eager_attention(self.vision_model, self.text_model) if output_attentions else contextlib.nullcontext()
         )
         with attention_context:
-            vision_outputs = self.get_image_features(pixel_values, **tower_kwargs)
-            text_outputs = self.get_text_features(input_ids, attention_mask, token_type_ids, **tower_kwargs)
+            if image_pooled_output is None:
+                vision_outputs = self.get_image_features(pixel_values, **tower_kwargs)
+            else:
+                vision_outputs = BaseModelOutputWithPooling(pooler_output=self.visual_projection(image_pooled_output))
+            if text_pooled_output is None:
+                text_outputs = self.get_text_features(input_ids, attention_mask, token_type_ids, **tower_kwargs)
+            else:
+                text_outputs = BaseModelOutputWithPooling(pooler_output=self.text_projection(text_pooled_output))
         image_embeds = nn.functional.normalize(vision_outputs.pooler_output, dim=-1)
         text_embeds = nn.functional.normalize(text_outputs.pooler_output, dim=-1)
 
-        logits_per_text = self.logit_scale.exp() * text_embeds @ image_embeds.t()
-        logits_per_image = logits_per_text.t()
+        logits_per_text = self.similarity_logits(text_embeds, image_embeds)
         loss = None
         if return_loss:
-            for name, ids in (("image_ids", image_ids), ("caption_ids", caption_ids)):
-                if ids is not None and len(ids) != len(image_embeds):
-                    raise ValueError(f"{name} has {len(ids)} entries for a batch of {len(image_embeds)} pairs")
-            loss = self.contrastive_loss(text_embeds, image_embeds, self.logit_scale, image_ids=image_ids,
-                                         caption_ids=caption_ids)
+            loss = self.contrastive_loss(logits_per_text, image_ids=image_ids, caption_ids=caption_ids)
 
         output = DualEncoderOutput(
             loss=loss,
-            logits_per_image=logits_per_image,
+            logits_per_image=logits_per_text.t(),
             logits_per_text=logits_per_text,
             text_embeds=text_embeds,
             image_embeds=image_embeds,
@@ -269,6 +288,14 @@ class DualEncoderModel(DualEncoderPreTrainedModel):
             vision_model_output=vision_outputs,
         )
         return output if return_dict else output.to_tuple()
+
+    def similarity_logits(self, text_embeds: torch.Tensor, image_embeds: torch.Tensor) -> torch.Tensor:
+        """`logits_per_text` (texts x images): normalised embeddings' cosine similarities times exp(logit_scale).
+
+        The one place the temperature is applied: `forward` scores its batch with it, and multi-process training
+        scores the gathered global batch with it, so both feed the loss the same logits.
+        """
+        return self.logit_scale.exp() * text_embeds @ image_embeds.t()
 
     @torch.no_grad()
     def clamp_logit_scale(self) -> None:

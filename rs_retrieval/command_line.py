@@ -26,6 +26,12 @@ class ArgumentParser(OneLineErrors, argparse.ArgumentParser):
     """`argparse.ArgumentParser` with one-line errors; its sub-command parsers are of the same class."""
 
 
+def command_parser(name: str, description: str | None) -> ArgumentParser:
+    """The parser of `rs-retrieval NAME`: one-line errors, and the script's docstring as its help, kept as written."""
+    return ArgumentParser(prog=f"rs-retrieval {name}", description=description,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse `type` for an integer in [low, high] (no upper bound when `high` is None)."""
 
@@ -79,4 +85,5 @@ def output_file(path: str, option: str) -> Path:
     return resolved
 
 
-__all__ = ["ArgumentParser", "OneLineErrors", "bounded_int", "input_file", "output_file", "positive_int", "query_text"]
+__all__ = ["ArgumentParser", "OneLineErrors", "bounded_int", "command_parser", "input_file", "output_file",
+           "positive_int", "query_text"]

@@ -21,7 +21,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 from tiny_models import IMAGE_SIZE, TINY_CORPUS, tiny_config
 
 from rs_retrieval import DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
-from rs_retrieval.processing.sentencepiece_tokenizer import train_sentencepiece_tokenizer
+from rs_retrieval.tokenizer import train_sentencepiece_tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
     from hub_support import local_hub, run_client
 
     def test_something(local_hub, tmp_path):
-        result = run_client("from huggingface_hub import HfApi; print(HfApi().whoami()['name'])", local_hub, tmp_path)
+        result = run_client("from huggingface_hub import HfApi; print(HfApi().create_repo('a/b'))", local_hub, tmp_path)
         assert result.returncode == 0, result.stderr
 
 Client code runs in a subprocess because `huggingface_hub`, `transformers` and `datasets` read
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from rs_retrieval.local_hub import LocalHub, client_environment
+from rs_retrieval.testing.local_hub import LocalHub, client_environment
 
 HUB_TOKEN = "hf_test_token_local"
 CLIENT_TIMEOUT_S = 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -90,3 +91,16 @@ def test_tower_pairs_build_and_score(vision, text, vision_pooling, text_pooling,
     reloaded = DualEncoderModel.from_pretrained(tmp_path).eval()
     assert type(reloaded.vision_model) is type(model.vision_model)
     torch.testing.assert_close(reloaded.encode_image(pixels), model.encode_image(pixels), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_config_json_with_the_old_gather_key_loads_and_is_saved_without_it(value, tmp_path):
+    """`gather_across_processes` became a training argument (issue 14); config.json files written before still load."""
+    old = {**tiny_config(vocab_size=50, projection_dim=24).to_dict(), "gather_across_processes": value}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text(json.dumps(old))
+    loaded = DualEncoderConfig.from_pretrained(tmp_path / "old")
+    assert loaded.projection_dim == 24 and not hasattr(loaded, "gather_across_processes")
+    loaded.save_pretrained(tmp_path / "new")
+    assert "gather_across_processes" not in json.loads((tmp_path / "new" / "config.json").read_text())
+    assert "gather_across_processes" not in DualEncoderConfig().to_dict()

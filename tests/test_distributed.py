@@ -1,5 +1,6 @@
 """Under torchrun with 2 CPU processes (gloo), training sees the global batch: same loss and gradients as one
-process holding the concatenated batch, through DDP and the Trainer alike."""
+process holding the concatenated batch, through DDP and the Trainer alike; `gather_across_processes=False` keeps each
+process to its own batch."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from distributed_gradients import fixed_batch, loss_and_gradients
+from distributed_gradients import fixed_batch
 from tiny_models import tiny_config
 
 from rs_retrieval import DualEncoderModel
@@ -43,8 +44,14 @@ def test_two_processes_compute_the_loss_and_gradients_of_the_concatenated_batch(
     torch.manual_seed(0)
     model = DualEncoderModel(tiny_config(vocab_size=64))
     model.eval()  # no dropout: both runs must draw nothing at random
-    loss = loss_and_gradients(model, *fixed_batch())
+    batch = fixed_batch()
+    with torch.no_grad():  # gather_across_processes=False: rank 0 scores its own half only
+        local = model(**{name: values[:4] for name, values in batch.items()}).loss
+    assert distributed["rank0_local_loss"] == pytest.approx(local.item(), rel=1e-5)
+    loss = model(**batch).loss
+    loss.backward()
     assert distributed["loss"] == pytest.approx(loss.item(), rel=1e-5)
+    assert abs(local.item() - loss.item()) > 1e-3, "the two losses must differ for the comparison to mean anything"
     for name, parameter in model.named_parameters():
         expected = parameter.grad.flatten()[:50]
         torch.testing.assert_close(torch.tensor(distributed["gradients"][name]), expected, rtol=1e-3, atol=1e-6,
@@ -63,3 +70,26 @@ def test_train_script_runs_on_two_cpu_processes(tmp_path):
     assert (tmp_path / "out" / "model.safetensors").exists()
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     assert any("eval_mr" in entry for entry in state["log_history"])
+
+
+def test_one_process_trains_on_the_models_own_loss(tmp_path):
+    from rs_retrieval.training import DualEncoderTrainer, DualEncoderTrainingArguments
+
+    torch.manual_seed(0)
+    model = DualEncoderModel(tiny_config(vocab_size=64)).eval()
+    args = DualEncoderTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    trainer = DualEncoderTrainer(model=model, args=args)
+    batch = fixed_batch()
+    loss, outputs = trainer.compute_loss(model, batch, return_outputs=True)
+    assert loss.item() == pytest.approx(model(**batch).loss.item(), rel=1e-6)
+    assert outputs.logits_per_text.shape == (8, 8)
+
+
+def test_gather_across_processes_is_a_training_argument_not_a_config_field(tmp_path):
+    from rs_retrieval import DualEncoderConfig
+    from rs_retrieval.training.recipe import parse_arguments
+
+    assert parse_arguments(["--output_dir", str(tmp_path)])[2].gather_across_processes is True
+    arguments = parse_arguments(["--output_dir", str(tmp_path), "--gather_across_processes", "false"])[2]
+    assert arguments.gather_across_processes is False
+    assert "gather_across_processes" not in DualEncoderConfig().to_dict()

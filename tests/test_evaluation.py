@@ -1,10 +1,10 @@
-"""Specification of `rs_retrieval.evaluation`: exact Recall@K, chunked, with stable ties.
+"""Specification of `rs_retrieval.evaluation`: exact Recall@K, chunked, with stable ties, and its reports.
 
-The chunked rank counting is checked against a plain dense reference (full similarity
-matrix, stable argsort per row, as in open_clip's retrieval metrics) on random and on
-tie-heavy inputs.  For embedding-level comparisons the embeddings are built so that every
-float32 score is exact (integer vectors whose norm is a power of two), so a chunked matmul
-and a full matmul give bit-identical scores and ranks can be compared exactly.
+The rank counting is checked against a plain dense reference (full similarity matrix, stable
+argsort per row, as in open_clip's retrieval metrics) on random and on tie-heavy inputs.  For
+embedding-level comparisons the embeddings are built so that every float32 score is exact
+(integers, or integer vectors whose norm is a power of two), so a chunked matmul and a full
+matmul give bit-identical scores and ranks can be compared exactly.
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rs_retrieval import evaluation
-from rs_retrieval.evaluation import recall_from_similarity, retrieval_ranks, retrieval_recall
+from rs_retrieval.evaluation import (
+    flatten_report,
+    languages_of_split,
+    markdown_table,
+    nest_report,
+    query_sets_for,
+    ranks,
+    recall_from_similarity,
+    retrieval_ranks,
+    retrieval_recall,
+)
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "rs_retrieval" / "metrics" / "retrieval_recall"
 NO_CAPTION = torch.iinfo(torch.int64).max
@@ -377,68 +386,47 @@ def test_evaluate_module_requires_image_embeds():
         metric.compute(predictions=[[1.0, 0.0]], references=[0])
 
 
-# --------------------------------------------------------------------------- the single pass and its safety net
+# --------------------------------------------------------------------------- ties, zeros, uneven captions, any chunk
 
 
-def _gaussian_case(n_images: int = 300, dim: int = 64):
-    generator = torch.Generator().manual_seed(3)
-    images = torch.randn(n_images, dim, generator=generator)
-    texts = images.repeat_interleave(5, 0) + 1.5 * torch.randn(5 * n_images, dim, generator=generator)
-    return images, texts, torch.arange(n_images).repeat_interleave(5)
+def _integer_case(seed: int, n_images: int, n_texts: int, dim: int = 6):
+    """Entries in {-1, 0, 1}, not normalised: every score is a small integer, exact whatever the matmul, with ties
+    everywhere.  Some rows are zero vectors (all their scores 0) or duplicates; captions are spread unevenly over
+    the images in shuffled order, and a quarter of the images have none."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(-1, 2, size=(n_images, dim)).astype(np.float32)
+    texts = rng.integers(-1, 2, size=(n_texts, dim)).astype(np.float32)
+    images[rng.random(n_images) < 0.1] = 0.0
+    texts[rng.random(n_texts) < 0.1] = 0.0
+    if n_images > 2:
+        images[-1] = images[0]
+    if n_texts > 2:
+        texts[1::5] = texts[0]
+    owners = n_images - n_images // 4
+    index = rng.integers(0, owners, size=n_texts)
+    index[: min(owners, n_texts)] = np.arange(min(owners, n_texts))
+    return torch.from_numpy(images), torch.from_numpy(texts), torch.from_numpy(rng.permutation(index))
 
 
-def test_typical_embeddings_are_ranked_in_one_pass_over_the_similarity_matrix(monkeypatch):
-    images, texts, index = _gaussian_case()
-
-    def two_pass_not_expected(*args, **kwargs):
-        raise AssertionError("the two-pass fallback ran")
-
-    expected = dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy())
-    monkeypatch.setattr(evaluation, "_image_to_text_ranks", two_pass_not_expected)
-    ranks_equal(retrieval_ranks(images, texts, index), expected)
-
-
-def test_a_tile_that_disagrees_with_the_pre_pass_falls_back_to_the_two_pass_count(monkeypatch):
-    images, texts, index = _gaussian_case()
-    real_own_scores = evaluation._own_scores
-
-    def one_ulp_off(*args, **kwargs):
-        own = real_own_scores(*args, **kwargs)
-        own[7] = torch.nextafter(own[7], torch.tensor(2.0))
-        return own
-
-    monkeypatch.setattr(evaluation, "_own_scores", one_ulp_off)
-    two_pass = []
-    real_two_pass = evaluation._image_to_text_ranks
-    monkeypatch.setattr(evaluation, "_image_to_text_ranks",
-                        lambda *a, **k: two_pass.append(1) or real_two_pass(*a, **k))
-    i2t, t2i = retrieval_ranks(images, texts, index)
-    assert two_pass, "the disagreement must be noticed"
-    reference_i2t, reference_t2i = dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy())
-    np.testing.assert_array_equal(i2t.numpy(), reference_i2t)
-    # t2i of the fallback ranks each caption in its own row of texts @ images.T: equal up to near-ties.
-    assert (t2i.numpy() != reference_t2i).mean() < 0.01
+@pytest.mark.parametrize("n_images, n_texts", [(1, 1), (1, 7), (2, 3), (5, 11), (37, 185), (130, 257)])
+@pytest.mark.parametrize("chunk_size", [1, 2, 7, None])
+def test_embedding_and_similarity_ranks_match_the_dense_reference_on_tie_heavy_integers(n_images, n_texts,
+                                                                                       chunk_size):
+    images, texts, index = _integer_case(n_images * 7 + n_texts, n_images, n_texts)
+    similarity = images @ texts.T
+    reference = dense_ranks_from_similarity(similarity.numpy(), index.numpy())
+    ranks_equal(ranks.embedding_ranks(images, texts, index, chunk_size), reference)
+    ranks_equal(ranks.similarity_ranks(similarity, index, chunk_size), reference)
+    ranks_equal(ranks.similarity_ranks(similarity.to(torch.int64), index, chunk_size), reference)
 
 
-def test_a_pre_pass_in_short_blocks_that_rounds_differently_is_redone_with_the_tile_rows(monkeypatch):
-    images, texts, index = _gaussian_case()
-    real_own_scores = evaluation._own_scores
-    block_rows = []
-
-    def short_blocks_round_differently(images, texts, text_image_index, groups, row_blocks):
-        rows = max(stop - start for start, stop in row_blocks)
-        block_rows.append(rows)
-        own = real_own_scores(images, texts, text_image_index, groups, row_blocks)
-        if rows < evaluation._TILE_ROWS:
-            own[3] = torch.nextafter(own[3], torch.tensor(2.0))
-        return own
-
-    monkeypatch.setattr(evaluation, "_own_scores", short_blocks_round_differently)
-    monkeypatch.setattr(evaluation, "_image_to_text_ranks", lambda *a, **k: pytest.fail("two-pass fallback ran"))
-    monkeypatch.setattr(evaluation, "_TILE_ROWS", 100)
-    ranks_equal(retrieval_ranks(images, texts, index),
-                dense_ranks_from_similarity(dense_similarity(images, texts), index.numpy()))
-    assert len(block_rows) == 2 and block_rows[0] <= evaluation._PREPASS_ROWS and block_rows[1] == 100
+def test_every_score_equal():
+    """Zero vectors only: every score is 0, so a rank is the number of lower indices (own captions aside)."""
+    images, texts = torch.zeros(9, 4), torch.zeros(23, 4)
+    index = torch.arange(23) % 9
+    i2t, t2i = ranks.embedding_ranks(images, texts, index, chunk_size=2)
+    np.testing.assert_array_equal(t2i.numpy(), index.numpy())  # the images before a caption's own
+    np.testing.assert_array_equal(i2t.numpy(), np.arange(9))  # image i's first caption is caption i
 
 
 def _tie_heavy_shuffled_case(n_images: int = 40, captions: int = 6):
@@ -451,26 +439,25 @@ def _tie_heavy_shuffled_case(n_images: int = 40, captions: int = 6):
     return images, texts, index
 
 
-@pytest.mark.parametrize("rows, columns", [(1, 7), (3, 16), (16, 5), (256, 2048)])
-def test_small_tiles_count_ties_before_the_target_exactly(monkeypatch, rows, columns):
-    """Tiles much smaller than the data: a line's target sits in one tile among many, with ties around it."""
+@pytest.mark.parametrize("chunk_size", [1, 3, 16, None])
+def test_shuffled_tie_heavy_captions_match_the_dense_reference(chunk_size):
     images, texts, index = _tie_heavy_shuffled_case()
-    monkeypatch.setattr(evaluation, "_TILE_COLUMNS", columns)
-    monkeypatch.setattr(evaluation, "_image_to_text_ranks", lambda *a, **k: pytest.fail("two-pass fallback ran"))
     reference = dense_ranks_from_similarity(dense_similarity(images, texts), index)
-    ranks_equal(retrieval_ranks(images, texts, index, chunk_size=rows), reference)
+    ranks_equal(retrieval_ranks(images, texts, index, chunk_size=chunk_size), reference)
 
 
-def test_flushed_denormals_still_rank_ties_at_zero_exactly(monkeypatch):
-    """With denormals flushed to zero the threshold just below a zero target collapses onto it; the ranks must
-    still count equal scores at lower positions in other tiles (the single pass hands over to the two-pass count)."""
+def _flushing_denormals() -> None:
+    """Denormals flushed to zero on this thread (the caller turns it off again), or a skip."""
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+
+
+def test_flushed_denormals_still_rank_ties_at_zero_exactly():
     images, texts, index = _tie_heavy_shuffled_case()
-    monkeypatch.setattr(evaluation, "_TILE_COLUMNS", 5)
     similarity = dense_similarity(images, texts)
     assert (similarity[index, np.arange(len(index))] == 0).any()  # some own-caption scores are exactly 0
     reference = dense_ranks_from_similarity(similarity, index)
-    if not torch.set_flush_denormal(True):
-        pytest.skip("this CPU cannot flush denormals")
+    _flushing_denormals()
     try:
         ours = retrieval_ranks(images, texts, index, chunk_size=2)
     finally:
@@ -478,10 +465,74 @@ def test_flushed_denormals_still_rank_ties_at_zero_exactly(monkeypatch):
     ranks_equal(ours, reference)
 
 
-@pytest.mark.parametrize("total, size", [(10, 3), (5, 10), (257, 256), (4096, 2048), (1, 256)])
-def test_blocks_cover_everything_once_with_no_thin_last_block(total, size):
-    blocks = evaluation._even_blocks(total, size)
-    assert blocks[0][0] == 0 and blocks[-1][1] == total
-    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
-    widths = [stop - start for start, stop in blocks]
-    assert max(widths) <= size and max(widths) - min(widths) <= 1
+def test_flushed_denormals_do_not_turn_close_scores_into_ties():
+    """Caption 0 scores 1.2e-38 with its image and 1.5e-38 with image 1: normal numbers whose difference is a
+    denormal, which a flushed subtraction would read as a tie.  The count compares them instead."""
+    images = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    texts = torch.tensor([[1.2e-38, 1.5e-38, 1.0], [0.0, 0.0, 1.0]])
+    index = torch.tensor([0, 1])
+    similarity = (images @ texts.T).numpy()
+    reference = dense_ranks_from_similarity(similarity, index.numpy())
+    assert reference[1][0] == 1  # image 1 is ahead of caption 0's own
+    _flushing_denormals()
+    try:
+        ours = retrieval_ranks(images, texts, index)
+        from_similarity = recall_from_similarity(similarity, index, ks=(1,))
+    finally:
+        torch.set_flush_denormal(False)
+    ranks_equal(ours, reference)
+    assert from_similarity == dense_recall_from_ranks(*reference, ks=(1,))
+
+
+def test_recall_from_similarity_compares_integers_exactly():
+    """2**53 and 2**53 + 1 are one float64; as int64 they are not."""
+    similarity = torch.tensor([[2**53], [2**53 + 1]], dtype=torch.int64)
+    assert recall_from_similarity(similarity, [0], ks=(1,))["t2i_r1"] == 0.0
+
+
+def test_default_chunks_cover_long_rows(monkeypatch):
+    """More candidates than the default chunk holds scores: one query row per chunk, still exact."""
+    monkeypatch.setattr(ranks, "_CHUNK_ELEMENTS", 16)
+    images, texts, index = _integer_case(9, 12, 40)
+    ranks_equal(ranks.embedding_ranks(images, texts, index),
+                dense_ranks_from_similarity((images @ texts.T).numpy(), index.numpy()))
+
+
+# --------------------------------------------------------------------------- reports and the split protocol
+
+
+REPORT = {
+    "en": {"i2t_r1": 10.0, "i2t_r5": 30.0, "i2t_r10": 50.0, "t2i_r1": 5.0, "t2i_r5": 20.0, "t2i_r10": 40.0, "mr": 25.0},
+    "en_ar": {"i2t_r1": 1.0, "mr": 3.0},
+    "en+ar": {"i2t_r1": 12.0, "mr": 27.0},
+}
+
+
+def test_flatten_report_gives_the_trainer_log_keys():
+    flat = flatten_report(REPORT, "eval")
+    assert flat["eval_en_i2t_r1"] == 10.0 and flat["eval_en+ar_mr"] == 27.0 and flat["eval_en_ar_mr"] == 3.0
+    assert flat["eval_mr"] == pytest.approx((25.0 + 3.0 + 27.0) / 3)
+    assert len(flat) == 7 + 2 + 2 + 1
+    assert flatten_report({}, "test") == {"test_mr": 0.0}
+
+
+def test_nest_report_inverts_flatten_report():
+    logged = flatten_report(REPORT, "eval") | {"eval_loss": 1.5, "eval_runtime": 2.0, "epoch": 3.0, "step": 10}
+    assert nest_report(logged, "eval", REPORT) == REPORT
+    assert list(nest_report(logged, "eval", ["en+ar", "en"])) == ["en+ar", "en"]  # the order asked for
+    assert nest_report(logged, "eval", ["en", "ar"]) == {"en": REPORT["en"]}  # sets without a key are left out
+    assert nest_report(logged, "test", REPORT) == {}
+
+
+def test_markdown_table_has_one_row_per_query_set():
+    table = markdown_table([("en", REPORT["en"])]).splitlines()
+    assert table[0].startswith("| queries | i2t R@1 |") and table[0].endswith("| mR |")
+    assert table[2] == "| en | 10.00 | 30.00 | 50.00 | 5.00 | 20.00 | 40.00 | 25.00 |"
+
+
+def test_languages_of_split_and_query_sets():
+    datasets = pytest.importorskip("datasets")
+    split = datasets.Dataset.from_dict({"image_id": [0], "captions_en": [["a"]], "captions_ar": [["b"]]})
+    assert languages_of_split(split) == ["en", "ar"]
+    assert query_sets_for(["en", "ar"]) == {"en": ["en"], "ar": ["ar"], "en+ar": ["en", "ar"]}
+    assert query_sets_for(["en"]) == {"en": ["en"]}

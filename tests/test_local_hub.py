@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from hub_support import HUB_TOKEN, local_hub, run_client  # noqa: F401 (local_hub is a fixture, used by name)
 
-from rs_retrieval.local_hub import LocalHub, client_environment
-from rs_retrieval.local_hub.upload_modes import DEFAULT_GITATTRIBUTES, upload_mode
+from rs_retrieval.testing.local_hub import LocalHub, client_environment
+from rs_retrieval.testing.local_hub.storage import Storage
+from rs_retrieval.testing.local_hub.upload_modes import DEFAULT_GITATTRIBUTES, upload_mode
 
 LFS_BYTES = bytes(range(256)) * 400  # 100 KiB with NUL bytes: binary, so uploaded through LFS
 DEFINE_BLOB = "BLOB = bytes(range(256)) * 400"  # LFS_BYTES inside client code (too long for a command line)
@@ -58,23 +59,18 @@ def test_create_repo_answers_409_for_an_existing_repo_unless_exist_ok(local_hub,
         again = api.create_repo("alice/tiny", exist_ok=True)
         named_by_user = api.create_repo("no-namespace")
         dataset = api.create_repo("alice/tiny", repo_type="dataset")
-        listed = [m.id for m in api.list_models(author="alice")]
-        api.delete_repo("alice/tiny")
-        api.delete_repo("alice/tiny", missing_ok=True)
         print(json.dumps({"url": url, "repo_id": url.repo_id, "status": status, "again": again,
-                          "user_repo": named_by_user.repo_id, "whoami": api.whoami()["name"], "dataset": dataset,
-                          "listed": listed,
-                          "exists_after_delete": [api.repo_exists("alice/tiny"),
-                                                  api.repo_exists("alice/tiny", repo_type="dataset")]}))
+                          "user_repo": named_by_user.repo_id, "dataset": dataset,
+                          "exists": [api.repo_exists("alice/tiny"), api.repo_exists("alice/other"),
+                                     api.repo_exists("alice/tiny", repo_type="dataset")]}))
     """, local_hub, tmp_path)
     seen = observed(result)
     assert seen["url"] == seen["again"] == f"{local_hub.url}/alice/tiny"
     assert seen["repo_id"] == "alice/tiny"
     assert seen["status"] == 409
-    assert seen["user_repo"] == f"{local_hub.user}/no-namespace" and seen["whoami"] == local_hub.user
+    assert seen["user_repo"] == f"{local_hub.user}/no-namespace"
     assert seen["dataset"] == f"{local_hub.url}/datasets/alice/tiny", "model and dataset repos are separate"
-    assert seen["listed"] == ["alice/tiny"]
-    assert seen["exists_after_delete"] == [False, True]
+    assert seen["exists"] == [True, False, True]
 
 
 def test_upload_folder_round_trips_text_and_lfs_files_byte_for_byte(local_hub, tmp_path):
@@ -106,7 +102,7 @@ def test_upload_folder_round_trips_text_and_lfs_files_byte_for_byte(local_hub, t
     assert f"/__lfs__/upload/{hashlib.sha256(LFS_BYTES).hexdigest()}" in paths
 
 
-def test_tree_listing_and_model_info_describe_files_folders_and_card(local_hub, tmp_path):
+def test_tree_listing_and_repo_info_describe_files_folders_and_card(local_hub, tmp_path):
     folder = write_model_folder(tmp_path / "upload")
     local_hub.api.contents.tree_page_size = 2  # force the client through Link-header pagination
     result = run_client(f"""
@@ -118,12 +114,11 @@ def test_tree_listing_and_model_info_describe_files_folders_and_card(local_hub, 
         tree = [(f.path, type(f).__name__, getattr(f, "lfs", None) is not None)
                 for f in api.list_repo_tree("alice/model", recursive=True)]
         top = [f.path for f in api.list_repo_tree("alice/model")]
-        expanded = {{f.path: f.last_commit.title for f in api.list_repo_tree("alice/model", "sub", expand=True)}}
-        info = api.model_info("alice/model", files_metadata=True)
-        siblings = {{s.rfilename: [s.size, s.lfs.sha256 if s.lfs else None] for s in info.siblings}}
-        paths_info = [f.path for f in api.get_paths_info("alice/model", ["notes.txt", "sub", "missing"])]
-        print(json.dumps({{"tree": tree, "top": top, "expanded": expanded, "siblings": siblings, "sha": info.sha,
-                           "license": info.card_data.license, "tags": info.tags, "paths_info": paths_info,
+        sub = [(f.path, f.lfs.sha256) for f in api.list_repo_tree("alice/model", "sub")]
+        info = api.model_info("alice/model")
+        print(json.dumps({{"tree": tree, "top": top, "sub": sub, "siblings": [s.rfilename for s in info.siblings],
+                           "sha": info.sha, "head": api.list_repo_commits("alice/model")[0].commit_id,
+                           "license": info.card_data.license, "tags": info.tags,
                            "exists": [api.file_exists("alice/model", "notes.txt"),
                                       api.file_exists("alice/model", "x")]}}))
     """, local_hub, tmp_path)
@@ -132,11 +127,10 @@ def test_tree_listing_and_model_info_describe_files_folders_and_card(local_hub, 
                                                 ("notes.txt", "RepoFile", False), ("sub", "RepoFolder", False),
                                                 ("sub/weights.safetensors", "RepoFile", True)]
     assert sorted(seen["top"]) == [".gitattributes", "README.md", "notes.txt", "sub"]
-    assert seen["expanded"] == {"sub/weights.safetensors": "Upload folder using huggingface_hub"}
-    assert seen["siblings"]["sub/weights.safetensors"] == [len(LFS_BYTES), hashlib.sha256(LFS_BYTES).hexdigest()]
-    assert seen["siblings"]["notes.txt"][1] is None
+    assert seen["sub"] == [["sub/weights.safetensors", hashlib.sha256(LFS_BYTES).hexdigest()]]
+    assert seen["siblings"] == [".gitattributes", "README.md", "notes.txt", "sub/weights.safetensors"]
+    assert seen["sha"] == seen["head"]
     assert seen["license"] == "apache-2.0" and seen["tags"] == ["remote-sensing"]
-    assert seen["paths_info"] == ["notes.txt", "sub"]
     assert seen["exists"] == [True, False]
     tree_pages = [path for method, path, _ in local_hub.requests if path == "/api/models/alice/model/tree/main"]
     assert len(tree_pages) >= 4, "two paginated listings of 4 and 5 entries take at least 2 pages each"
@@ -222,30 +216,29 @@ def test_pushes_to_a_branch_leave_main_untouched(local_hub, tmp_path):
         import json
         from pathlib import Path
         from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError
         api = HfApi()
         api.create_repo("alice/model")
-        api.upload_file(path_or_fileobj=b"v1", path_in_repo="version.txt", repo_id="alice/model")
+        first = api.upload_file(path_or_fileobj=b"v1", path_in_repo="version.txt", repo_id="alice/model")
         api.create_branch("alice/model", branch="experiment")
+        api.create_branch("alice/model", branch="experiment", exist_ok=True)
         api.upload_file(path_or_fileobj=b"v2", path_in_repo="version.txt", repo_id="alice/model", revision="experiment")
-        api.create_tag("alice/model", tag="v1.0", revision="main")
-        proposal = api.upload_file(path_or_fileobj=b"v3", path_in_repo="version.txt", repo_id="alice/model",
-                                   create_pr=True)
-        refs = api.list_repo_refs("alice/model", include_pull_requests=True)
+        try:
+            api.upload_file(path_or_fileobj=b"v3", path_in_repo="version.txt", repo_id="alice/model", create_pr=True)
+            pull_request = None
+        except HfHubHTTPError as error:
+            pull_request = error.response.status_code
         print(json.dumps({
-            "pr_url": proposal.pr_url, "pr_refs": [p.ref for p in refs.pull_requests],
-            "pr": Path(hf_hub_download("alice/model", "version.txt", revision="refs/pr/1")).read_text(),
+            "pull_request": pull_request,
             "main": Path(hf_hub_download("alice/model", "version.txt")).read_text(),
             "experiment": Path(hf_hub_download("alice/model", "version.txt", revision="experiment")).read_text(),
-            "tag": Path(hf_hub_download("alice/model", "version.txt", revision="v1.0")).read_text(),
-            "branches": sorted(b.name for b in refs.branches), "tags": [t.name for t in refs.tags],
+            "by_commit": Path(hf_hub_download("alice/model", "version.txt", revision=first.oid[:12])).read_text(),
             "history": [c.title for c in api.list_repo_commits("alice/model", revision="experiment")],
         }))
     """, local_hub, tmp_path)
     seen = observed(result)
-    assert (seen["main"], seen["experiment"], seen["tag"]) == ("v1", "v2", "v1")
-    assert seen["branches"] == ["experiment", "main"] and seen["tags"] == ["v1.0"]
-    assert seen["pr_url"] == f"{local_hub.url}/alice/model/discussions/1" and seen["pr_refs"] == ["refs/pr/1"]
-    assert seen["pr"] == "v3"
+    assert (seen["main"], seen["experiment"], seen["by_commit"]) == ("v1", "v2", "v1")
+    assert seen["pull_request"] == 400, "no pull requests: a create_pr commit is refused, not made on main"
     assert seen["history"] == ["Upload version.txt with huggingface_hub"] * 2 + ["initial commit"]
 
 
@@ -392,6 +385,14 @@ def test_repos_persist_across_a_restart_on_the_same_data_dir(tmp_path):
             print(json.dumps({"sha": info.sha, "private": info.private, "bytes": open(path, "rb").read().hex()}))
         """, second, tmp_path))
     assert again == {"sha": pushed["oid"], "private": True, "bytes": LFS_BYTES.hex()}
+
+
+def test_a_data_folder_written_when_tags_were_served_still_loads(tmp_path):
+    Storage(tmp_path).create_repo("model", "alice/old", private=False, author="test")
+    repo_file = tmp_path / "repos" / "models" / "alice" / "old.json"
+    written = json.loads(repo_file.read_text(encoding="utf-8"))
+    repo_file.write_text(json.dumps({**written, "tags": {"v1": written["branches"]["main"]}}), encoding="utf-8")
+    assert Storage(tmp_path).get_repo("model", "alice/old").branches == written["branches"]
 
 
 def test_cli_prints_its_url_and_serves_until_terminated_never_printing_a_supplied_token(tmp_path):

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 from commands import local_hub as cli
 
-from rs_retrieval.local_hub.serving import TOKEN_VARIABLE, configure_hub, export_lines
+from rs_retrieval.testing.local_hub.serving import TOKEN_VARIABLE, configure_hub, export_lines
 
 SECRET = "hf_supplied_secret_0123456789"
 

@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 import pytest
 
-from rs_retrieval.local_hub import LocalHub
-from rs_retrieval.local_hub.limits import MAX_JSON_BODY
+from rs_retrieval.testing.local_hub import LocalHub
+from rs_retrieval.testing.local_hub.limits import MAX_JSON_BODY
 
 TOKEN = "hf_doors_test_token"
 SHORT_READ_TIMEOUT_S = 0.3
@@ -215,18 +215,14 @@ WRONG_SHAPES = [
     ("POST", "/api/repos/create", b'{"name": "x", "type": 3}'),
     ("POST", "/api/repos/create", b'{"name": "x", "private": "yes"}'),
     ("POST", "/api/repos/create", b"\xff\xfe"),
-    ("DELETE", "/api/repos/delete", b'{"name": {}}'),
-    ("POST", "/api/repos/move", b'{"fromRepo": "alice/model", "toRepo": 5}'),
-    ("POST", "/api/repos/move", b'{"fromRepo": ["alice/model"], "toRepo": "alice/b"}'),
-    ("PUT", "/api/models/alice/model/settings", b'{"private": "no"}'),
+    ("POST", "/api/repos/create", b'{"name": "x", "visibility": true}'),
     ("POST", "/api/models/alice/model/branch/dev", b'{"startingPoint": 5}'),
-    ("POST", "/api/models/alice/model/tag/main", b'{"tag": ["v1"]}'),
+    ("POST", "/api/models/alice/model/branch/dev", b"[]"),
     ("POST", "/api/models/alice/model/preupload/main", b'{"files": "a.txt"}'),
     ("POST", "/api/models/alice/model/preupload/main", b'{"files": [1]}'),
     ("POST", "/api/models/alice/model/preupload/main", b'{"files": [{"path": "a", "size": "big"}]}'),
     ("POST", "/api/models/alice/model/preupload/main", b'{"files": [{"path": "a", "size": 1, "sample": 5}]}'),
-    ("POST", "/api/models/alice/model/paths-info/main", b'{"paths": [1]}'),
-    ("POST", "/api/models/alice/model/paths-info/main", b"[]"),
+    ("POST", "/api/models/alice/model/preupload/main", b"[]"),
     ("POST", "/api/validate-yaml", b'{"content": 5}'),
     ("POST", "/alice/model.git/info/lfs/objects/batch", b'{"operation": "upload", "objects": [1]}'),
     ("POST", "/alice/model.git/info/lfs/objects/batch", b'{"operation": "upload", "objects": {"oid": 1}}'),
@@ -258,6 +254,14 @@ def test_wrong_shaped_commit_lines_get_400_with_a_message(hub, line):
     status, _, answer = request(hub, "POST", "/api/models/alice/model/commit/main", line,
                                 content_type="application/x-ndjson")
     assert status == 400 and error_of(answer)
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/api/whoami-v2"), ("DELETE", "/api/repos/delete"),
+                                          ("POST", "/api/models/alice/model/paths-info/main"),
+                                          ("GET", "/api/spaces/alice/model")])
+def test_a_route_the_local_hub_does_not_serve_gets_404_naming_it(hub, method, path):
+    status, _, answer = request(hub, method, path, b"{}")
+    assert status == 404 and f"No route for {method} {path}" in error_of(answer)
 
 
 # ----- names ------------------------------------------------------------------------------------------------------

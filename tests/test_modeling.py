@@ -59,6 +59,22 @@ def test_image_ids_make_shared_images_positives(tiny_model):
         tiny_model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask, image_ids=torch.tensor([1]))
 
 
+def test_the_loss_is_computed_from_the_logits_forward_returns(tiny_model):
+    pixels, input_ids, attention_mask = _inputs()
+    image_ids, caption_ids = torch.tensor([4, 4, 5]), torch.tensor([9, 8, 9])
+    outputs = tiny_model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask,
+                         image_ids=image_ids, caption_ids=caption_ids)
+    torch.testing.assert_close(outputs.logits_per_text,
+                               tiny_model.similarity_logits(outputs.text_embeds, outputs.image_embeds))
+    torch.testing.assert_close(outputs.logits_per_text,
+                               tiny_model.logit_scale.exp() * outputs.text_embeds @ outputs.image_embeds.t())
+    expected = tiny_model.contrastive_loss(outputs.logits_per_text, image_ids=image_ids, caption_ids=caption_ids)
+    assert outputs.loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="caption_ids"):
+        tiny_model(pixel_values=pixels, input_ids=input_ids, attention_mask=attention_mask,
+                   caption_ids=torch.tensor([1, 2]))
+
+
 def test_feature_getters_follow_the_v5_contract(tiny_model):
     pixels, input_ids, attention_mask = _inputs()
     image_features = tiny_model.get_image_features(pixel_values=pixels)

@@ -14,23 +14,7 @@ import torch
 from PIL import Image
 
 from rs_retrieval import DualEncoderImageProcessor
-from rs_retrieval.processing import to_rgb_image
-
-
-def _reference_pixels(processor: DualEncoderImageProcessor, images: list, generators: list | None) -> torch.Tensor:
-    tensors = []
-    for index, image in enumerate(images):
-        rgb = to_rgb_image(image, processor.band_indices)
-        if generators is not None:
-            rgb = processor._augment(rgb, generators[index])
-        target = (processor.size["width"], processor.size["height"])
-        if rgb.size != target:
-            rgb = rgb.resize(target, Image.Resampling.BICUBIC)
-        tensors.append(torch.from_numpy(np.asarray(rgb, dtype=np.uint8).copy()).permute(2, 0, 1))
-    pixels = torch.stack(tensors).float().div_(255.0)
-    mean = torch.tensor(processor.image_mean).view(1, 3, 1, 1)
-    std = torch.tensor(processor.image_std).view(1, 3, 1, 1)
-    return (pixels - mean) / std
+from rs_retrieval.testing.reference_pixels import per_image_pixels
 
 
 def _inputs(tmp_path) -> list:
@@ -57,7 +41,7 @@ def test_batched_pixels_equal_the_per_image_path(tmp_path, augment):
         return [torch.Generator().manual_seed(seed) for seed in range(len(images))] if augment else None
 
     pixels = processor(images, augment=augment, generator=generators())["pixel_values"]
-    assert torch.equal(pixels, _reference_pixels(processor, images, generators()))
+    assert torch.equal(pixels, per_image_pixels(processor, images, generators()))
     assert pixels.dtype == torch.float32 and pixels.shape == (len(images), 3, 32, 24) and pixels.is_contiguous()
 
 
@@ -65,7 +49,7 @@ def test_multi_band_batches_equal_the_per_image_path():
     processor = DualEncoderImageProcessor(size=16, band_indices=(3, 2, 1))
     rng = np.random.default_rng(1)
     images = [rng.integers(0, 10000, (20, 20, 6), dtype=np.uint16) for _ in range(3)]
-    assert torch.equal(processor(images)["pixel_values"], _reference_pixels(processor, images, None))
+    assert torch.equal(processor(images)["pixel_values"], per_image_pixels(processor, images, None))
 
 
 def test_numpy_output_matches_tensor_output(tmp_path):

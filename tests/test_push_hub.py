@@ -22,7 +22,7 @@ from test_remote_code import LOADER
 from rs_retrieval import DualEncoderModel, DualEncoderProcessor
 from rs_retrieval.data.cards import synthetic_dataset_card
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.local_hub import LocalHub, client_environment
+from rs_retrieval.testing.local_hub import LocalHub, client_environment
 
 TOKEN = "hf_push_test_token_0123456789"
 RETRY_LINE = "the remote repo is unchanged; running the same command again completes the push"
@@ -72,7 +72,7 @@ def trained(hub_env, synthetic_dir, tmp_path_factory) -> Path:
 def _tiny_config_dir(tmp_path_factory) -> Path:
     from tiny_models import tiny_config
 
-    from rs_retrieval.processing.default_processor import default_tokenizer
+    from rs_retrieval.tokenizer import default_tokenizer
 
     folder = tmp_path_factory.mktemp("config")
     config = tiny_config(len(default_tokenizer()))
@@ -141,7 +141,7 @@ def test_a_trainer_run_with_push_to_hub_leaves_a_loadable_checkpoint_with_our_ca
 
 def test_pushed_checkpoint_loads_without_the_package_and_its_card_holds_the_results(trained, hub_env, tmp_path):
     results = tmp_path / "results.json"
-    from rs_retrieval.split_evaluation import evaluate_checkpoint
+    from rs_retrieval.evaluation import evaluate_checkpoint
 
     report = evaluate_checkpoint(str(trained), _dataset_of(trained), "test", progress=False)
     results.write_text(json.dumps(report))

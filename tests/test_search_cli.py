@@ -104,11 +104,9 @@ def test_the_table_and_the_grid_picture(built_index, capsys, tmp_path):
 
 
 def test_search_names_what_is_wrong(built_index, capsys, tmp_path, tiny_tokenizer):
-    with pytest.raises(SystemExit) as neither:
-        search.main(["--index", str(built_index), "-k", "3"])
-    assert neither.value.code == 2 and "one of the arguments --text --image is required" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        search.main(["--index", str(built_index), "--text", "river", "--image", "x.png"])
+    assert search.main(["--index", str(built_index), "-k", "3"]) == 2
+    assert "one of the arguments --text --image is required" in capsys.readouterr().err
+    assert search.main(["--index", str(built_index), "--text", "river", "--image", "x.png"]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
 
     code, _, err = run_search(capsys, "--index", str(tmp_path / "nowhere"), "--text", "river")
@@ -195,6 +193,5 @@ def test_classify_names_what_is_wrong(trained, capsys):
     assert "unknown label column 'scene'" in capsys.readouterr().err
     assert classify.main([*common, "--labels", "volcano,glacier", "--no-progress"]) == 2
     assert "matches a name in --labels ['volcano', 'glacier']" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        classify.main([*common, "--labels", "airport,river", "--labels-ar", "مطار"])
+    assert classify.main([*common, "--labels", "airport,river", "--labels-ar", "مطار"]) == 2
     assert "--labels-ar has 1 names for 2 --labels" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from commands import train
 from safetensors.torch import load_file
 
 from rs_retrieval.data.synthetic import make_synthetic_dataset
-from rs_retrieval.split_evaluation import evaluate_checkpoint
+from rs_retrieval.evaluation import evaluate_checkpoint
 from rs_retrieval.training.recipe import select_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_logit_scale_is_clamped_after_every_optimizer_step(synthetic_32, tmp_pat
     """A start whose temperature is above the cap: one tiny optimizer step barely moves it, so only the clamp
     callback can bring it down to `logit_scale_max` (without the callback this test fails)."""
     from rs_retrieval import DualEncoderConfig, DualEncoderModel
-    from rs_retrieval.processing.default_processor import default_processor
+    from rs_retrieval.tokenizer import default_processor
 
     config = DualEncoderConfig(logit_scale_init_value=4.0, logit_scale_max=4.6)
     config.vision_config.image_size = 32
@@ -101,7 +101,7 @@ def test_bad_arguments_are_named(synthetic_32, tmp_path, capsys):
 
 def test_evaluate_script_writes_table_and_provenance(synthetic_32, tmp_path, capsys):
     from rs_retrieval import DualEncoderModel
-    from rs_retrieval.processing.default_processor import default_processor
+    from rs_retrieval.tokenizer import default_processor
 
     DualEncoderModel(_small_config()).save_pretrained(tmp_path / "ckpt")
     default_processor(image_size=32).save_pretrained(tmp_path / "ckpt")

@@ -44,7 +44,7 @@ from common import (
 
 def build_ours(image_size: int, max_length: int):
     from rs_retrieval import DualEncoderConfig, DualEncoderImageProcessor, DualEncoderModel, DualEncoderProcessor
-    from rs_retrieval.processing.default_processor import default_tokenizer
+    from rs_retrieval.tokenizer import default_tokenizer
 
     vision, text, projection_dim = tower_configs(image_size)
     tokenizer = default_tokenizer()
@@ -69,7 +69,7 @@ def build_theirs(image_size: int, max_length: int):
         ViTModel,
     )
 
-    from rs_retrieval.processing.default_processor import default_tokenizer
+    from rs_retrieval.tokenizer import default_tokenizer
 
     vision, text, projection_dim = tower_configs(image_size)
     tokenizer = default_tokenizer()

@@ -14,30 +14,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import numpy as np
 import torch
 from common import InterferenceMeter, machine_description, median, spread, ucm_records, warm_file_cache
-from PIL import Image
 
-
-def per_image_pixels(processor: Any, images: Sequence[Any]) -> torch.Tensor:
-    """The previous assembly: one CHW tensor per image, then `torch.stack`, then normalise."""
-    from rs_retrieval.processing import to_rgb_image
-
-    tensors = []
-    for image in images:
-        rgb = to_rgb_image(image, processor.band_indices)
-        target = (processor.size["width"], processor.size["height"])
-        if rgb.size != target:
-            rgb = rgb.resize(target, Image.Resampling.BICUBIC)
-        tensors.append(torch.from_numpy(np.asarray(rgb, dtype=np.uint8).copy()).permute(2, 0, 1))
-    pixels = torch.stack(tensors).float().div_(255.0)
-    mean = torch.tensor(processor.image_mean).view(1, 3, 1, 1)
-    std = torch.tensor(processor.image_std).view(1, 3, 1, 1)
-    return (pixels - mean) / std
+from rs_retrieval.testing.reference_pixels import per_image_pixels
 
 
 def _spin() -> None:

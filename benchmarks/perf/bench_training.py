@@ -120,7 +120,7 @@ def build_theirs(args: argparse.Namespace, output_dir: str) -> Trainer:
         ViTModel,
     )
 
-    from rs_retrieval.processing.default_processor import default_tokenizer
+    from rs_retrieval.tokenizer import default_tokenizer
 
     vision_dict, text_dict, projection_dim = tower_configs(args.image_size)
     vision_model = ViTModel(ViTConfig(**vision_dict))

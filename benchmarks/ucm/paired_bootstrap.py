@@ -39,8 +39,8 @@ def embed(spec: str, split, languages: list[str]) -> tuple[torch.Tensor, dict[st
     from transformers import AutoModel, AutoProcessor
 
     import rs_retrieval  # noqa: F401  (registers the Auto classes)
+    from rs_retrieval.evaluation import flatten_captions
     from rs_retrieval.inference import embed_images, embed_texts
-    from rs_retrieval.split_evaluation import flatten_captions
 
     model = AutoModel.from_pretrained(spec).eval()
     processor = AutoProcessor.from_pretrained(spec)

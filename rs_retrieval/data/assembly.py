@@ -13,7 +13,7 @@ from datasets import DatasetDict
 
 from .captions import TranslationTable, count_untranslated, read_translations
 from .dedup import find_duplicate_groups, group_partition
-from .records import SPLIT_ORDER, ImageRecord, caption_languages, records_to_dataset_dict
+from .records import SPLIT_ORDER, ImageRecord, record_languages, records_to_dataset_dict
 from .report import BuildReport, DatasetBuildError
 from .splits import holdout_groups
 from .translation import Seq2SeqTranslator, translate_missing
@@ -52,7 +52,7 @@ def finish_build(
         raise DatasetBuildError("no usable images left to build a dataset from (see the problems reported)")
     if translator is not None:
         translate_missing(records, translator, report)
-    codes = caption_languages(records, languages)
+    codes = record_languages(records, languages)
     for record in records:
         for code in codes[1:]:
             record.translations(code)

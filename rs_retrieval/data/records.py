@@ -43,8 +43,8 @@ class ImageRecord:
         return f"{self.source}:{self.filename}"
 
 
-def caption_languages(records: Iterable[ImageRecord], extra: Iterable[str] = ()) -> list[str]:
-    """English first, then every other language code present or requested, sorted."""
+def record_languages(records: Iterable[ImageRecord], extra: Iterable[str] = ()) -> list[str]:
+    """The caption languages of build records: English first, then every other code present or requested, sorted."""
     codes = {code for record in records for code in record.captions} | set(extra)
     codes.discard(SOURCE_LANGUAGE)
     return [SOURCE_LANGUAGE, *sorted(codes)]
@@ -94,7 +94,7 @@ __all__ = [
     "SPLIT_ALIASES",
     "SPLIT_ORDER",
     "ImageRecord",
-    "caption_languages",
     "dataset_features",
+    "record_languages",
     "records_to_dataset_dict",
 ]

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from ..evaluation import languages_of_split
 from ..inference import embed_images, embed_texts
 from ..processing.image_conversion import to_rgb_image
-from ..split_evaluation import caption_languages
 from .figures import save_figure
 
 GROUND_TRUTH_COLOUR = (46, 160, 67)
@@ -37,7 +37,7 @@ class RankedImage:
 def caption_rows(dataset: Any, caption: str, languages: Sequence[str] | None = None) -> list[int]:
     """Rows of the split that have `caption` among their captions (of the given languages, by default all)."""
     rows: set[int] = set()
-    for lang in languages or caption_languages(dataset):
+    for lang in languages or languages_of_split(dataset):
         for row, captions in enumerate(dataset[f"captions_{lang}"]):
             if caption in (captions or []):
                 rows.add(row)

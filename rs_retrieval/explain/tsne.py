@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..evaluation import flatten_captions, languages_of_split
 from ..inference import embed_images, embed_texts
-from ..split_evaluation import caption_languages, flatten_captions
 from .figures import save_figure
 
 IMAGE_COLOUR = "tab:blue"
@@ -50,7 +50,7 @@ def _label_names(dataset: Any) -> list[str]:
 def joint_embeddings(model: torch.nn.Module, processor: Any, dataset: Any, languages: Sequence[str] | None = None,
                      max_images: int | None = None, batch_size: int = 64) -> tuple[np.ndarray, list[JointPoint]]:
     """Image embeddings of the first `max_images` rows, then their captions language by language, with their points."""
-    available = caption_languages(dataset)
+    available = languages_of_split(dataset)
     languages = list(languages or available)
     missing = [lang for lang in languages if lang not in available]
     if missing:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from transformers import TrainingArguments
+
 from ..errors import UsageError
 
 POOLINGS = ("cls", "mean", "pooler")
@@ -41,6 +43,11 @@ class ModelArguments:
     lowercase: bool = field(default=False, metadata={"help": "lower-case texts in the processor"})
     freeze_vision_tower: bool = field(default=False, metadata={"help": "train without updating the vision tower"})
     freeze_text_tower: bool = field(default=False, metadata={"help": "train without updating the text tower (LiT)"})
+    cache_locked_towers: bool = field(
+        default=True,
+        metadata={"help": "compute a locked tower's pooled outputs once per distinct input and reuse them every epoch "
+                          "(the text tower always, the vision tower with --augment false)"},
+    )
     freeze_text_embeddings: bool = field(
         default=False,
         metadata={"help": "keep the text tower's word embeddings fixed (large multilingual vocabularies)"},
@@ -93,4 +100,15 @@ class DataArguments:
         return languages
 
 
-__all__ = ["DataArguments", "ModelArguments"]
+@dataclass
+class DualEncoderTrainingArguments(TrainingArguments):
+    """The transformers `TrainingArguments`, plus how the contrastive loss is computed across processes."""
+
+    gather_across_processes: bool = field(
+        default=True,
+        metadata={"help": "with several processes, score each pair against the embeddings of every process (the "
+                          "global batch, with gradients) rather than its own process's batch only"},
+    )
+
+
+__all__ = ["DataArguments", "DualEncoderTrainingArguments", "ModelArguments"]

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments
+from transformers import AutoTokenizer, HfArgumentParser
 
 from ..checkpoints import CheckpointError, load_model, load_processor
 from ..command_line import OneLineErrors
@@ -21,9 +21,10 @@ from ..data.loading import check_caption_languages, named_split
 from ..errors import RsRetrievalError, UsageError
 from ..modeling import DualEncoderConfig, DualEncoderModel
 from ..processing import DualEncoderImageProcessor, DualEncoderProcessor
-from ..processing.default_processor import default_tokenizer
 from ..publishing.model_card import RECIPE_FILE
-from .arguments import DataArguments, ModelArguments
+from ..tokenizer import default_tokenizer
+from .arguments import DataArguments, DualEncoderTrainingArguments, ModelArguments
+from .locked_towers import PooledOutputCache, build_image_cache, build_text_cache, is_locked
 from .trainer import DualEncoderTrainer
 
 logger = logging.getLogger("rs_retrieval.train")
@@ -62,10 +63,10 @@ SECRET_ARGUMENTS = ("hub_token",)
 ARGS_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, DataArguments, DualEncoderTrainingArguments]:
     """Command line or one YAML/JSON file, over `RECIPE_DEFAULTS`; every mistake is a `UsageError`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _ArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    parser = _ArgumentParser((ModelArguments, DataArguments, DualEncoderTrainingArguments))
     try:
         if len(argv) == 1 and argv[0].endswith(ARGS_FILE_SUFFIXES):
             values = read_arguments_file(argv[0])
@@ -247,6 +248,29 @@ def freeze_towers(model: DualEncoderModel, model_args: ModelArguments) -> None:
         model.text_model.get_input_embeddings().requires_grad_(False)
 
 
+def locked_tower_caches(model: DualEncoderModel, processor: DualEncoderProcessor, train_dataset: Any,
+                        languages: list[str], model_args: ModelArguments, data_args: DataArguments,
+                        training_args: DualEncoderTrainingArguments) -> dict[str, PooledOutputCache]:
+    """The caches of the locked towers (`text`, `image`), built by the main process first and read by the others;
+    none with `--cache_locked_towers false`, and none for a vision tower whose inputs are augmented."""
+    caches: dict[str, PooledOutputCache] = {}
+    if not model_args.cache_locked_towers:
+        return caches
+    cache_images = is_locked(model.vision_model) and not data_args.augment
+    if is_locked(model.vision_model) and data_args.augment:
+        logger.info("the vision tower is locked but its inputs are augmented (each view differs): not cached; "
+                    "--augment false caches it")
+    with training_args.main_process_first(desc="locked tower caches"):
+        if is_locked(model.text_model):
+            texts = [caption for lang in languages for captions in train_dataset[f"captions_{lang}"]
+                     for caption in captions or [] if caption and caption.strip()]
+            caches["text"] = build_text_cache(model, processor, texts, training_args.output_dir)
+        if cache_images:
+            caches["image"] = build_image_cache(model, processor, train_dataset["image"], train_dataset["image_id"],
+                                                training_args.output_dir)
+    return caches
+
+
 # After training ------------------------------------------------------------------------------------------------
 
 def final_eval_metrics(trainer: DualEncoderTrainer) -> dict[str, float]:
@@ -285,6 +309,7 @@ __all__ = [
     "build_model_and_processor",
     "final_eval_metrics",
     "freeze_towers",
+    "locked_tower_caches",
     "parse_arguments",
     "select_split",
     "write_training_recipe",

@@ -12,8 +12,10 @@ from typing import Any
 from transformers import Trainer
 
 from ..checkpoints import check_checkpoint_folder
+from ..evaluation import evaluate_retrieval, flatten_report, nest_report
 from ..inference import unwrap
-from ..split_evaluation import evaluate_retrieval
+from .distributed import global_batch_loss, world_size
+from .locked_towers import lock_towers_in_eval_mode
 
 
 class UnsavedSecret(str):
@@ -53,7 +55,13 @@ class DualEncoderTrainer(Trainer):
     Per-batch logits say little about retrieval over a gallery, so evaluation follows the standard protocol on
     the whole split: `eval_<set>_i2t_r1 ... eval_<set>_mr` for each query set, and `eval_mr`, the mean over
     the query sets, which `metric_for_best_model="mr"` uses to keep the best checkpoint.
+
+    With several processes the contrastive loss covers the global batch (`training.distributed`), unless the
+    arguments (`DualEncoderTrainingArguments`) say `gather_across_processes=False`.
     """
+
+    #: `compute_loss` returns a mean over the batch, so the Trainer divides it by the gradient accumulation steps.
+    loss_is_scaled_for_ga = False
 
     def __init__(self, *args: Any, eval_query_sets: dict[str, list[str]] | None = None,
                  eval_batch_size: int = 64, tower_learning_rates: dict[str, float | None] | None = None,
@@ -63,6 +71,16 @@ class DualEncoderTrainer(Trainer):
         self.eval_query_sets = eval_query_sets
         self.retrieval_eval_batch_size = eval_batch_size
         self.tower_learning_rates = {k: v for k, v in (tower_learning_rates or {}).items() if v is not None}
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        """The model's own loss on its batch; over the global batch when several processes gather."""
+        lock_towers_in_eval_mode(model)  # the Trainer has just set train mode; a locked tower runs as its cache did
+        # Plain `TrainingArguments` (no such field) gather, as the field's default does.
+        if world_size() == 1 or not getattr(self.args, "gather_across_processes", True):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, outputs = global_batch_loss(model, inputs)
+        return (loss, outputs) if return_outputs else loss
 
     def create_optimizer(self, model: Any = None):
         """Parameter groups per tower, so a pretrained text tower and a vision tower trained from scratch (or the
@@ -97,9 +115,7 @@ class DualEncoderTrainer(Trainer):
         if self.accelerator.is_main_process:
             results = evaluate_retrieval(unwrap(self.model), self.processing_class, dataset,
                                          query_sets=self.eval_query_sets, batch_size=self.retrieval_eval_batch_size)
-            for query_set, values in results.items():
-                metrics.update({f"{metric_key_prefix}_{query_set}_{k}": v for k, v in values.items()})
-            metrics[f"{metric_key_prefix}_mr"] = sum(v["mr"] for v in results.values()) / max(len(results), 1)
+            metrics = flatten_report(results, metric_key_prefix)
         metrics = self._share_metrics(metrics)
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
@@ -141,10 +157,7 @@ class DualEncoderTrainer(Trainer):
         metrics = self.logged_eval_metrics()
         if not metrics or not self.eval_query_sets:
             return None
-        results = {}
-        for query_set in self.eval_query_sets:
-            prefix = f"eval_{query_set}_"
-            results[query_set] = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+        results = nest_report(metrics, "eval", self.eval_query_sets)
         return {"dataset": recipe.get("dataset"), "split": recipe.get("eval_split", "validation"),
                 "images": len(self.eval_dataset) if self.eval_dataset is not None else None,
                 "captions": "all of each image", "results": results}

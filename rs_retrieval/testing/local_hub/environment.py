@@ -39,8 +39,3 @@ def client_environment(url: str, token: str | None = None,
     if home is not None:
         env["HF_HOME"] = os.fspath(home)
     return env
-
-
-def shell_exports(env: dict[str, str]) -> list[str]:
-    """`export NAME=value` lines for a POSIX shell, values single-quoted."""
-    return [f"export {name}='{value}'" for name, value in env.items()]

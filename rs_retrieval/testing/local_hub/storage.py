@@ -1,4 +1,4 @@
-"""Repos, commits and refs of the local Hub, persisted as one JSON file per repo next to a blob store.
+"""Repos, commits and branches of the local Hub, persisted as one JSON file per repo next to a blob store.
 
 Every commit records the full file map of its snapshot (path -> size, sha256, git oid, LFS flag, last
 commit), so reading any revision is a dictionary lookup and history never has to be replayed. File
@@ -33,10 +33,9 @@ from .errors import (
 )
 from .upload_modes import DEFAULT_GITATTRIBUTES
 
-REPO_TYPES = ("model", "dataset", "space")
+REPO_TYPES = ("model", "dataset")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _HEX = re.compile(r"[0-9a-f]{7,40}")
-_PR_REF = re.compile(r"refs/pr/(\d+)")
 
 
 def now_iso() -> str:
@@ -84,14 +83,13 @@ class Commit:
 
 @dataclass
 class Repo:
-    """A repo's refs and commits. `branches` includes pull-request refs as `refs/pr/<n>`."""
+    """A repo's branches (name -> commit id) and commits."""
 
     repo_type: str
     repo_id: str
     private: bool
     created_at: str
     branches: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
     commits: dict[str, Commit] = field(default_factory=dict)
     last_modified: str = ""
 
@@ -99,13 +97,14 @@ class Repo:
         return {
             "repo_type": self.repo_type, "repo_id": self.repo_id, "private": self.private,
             "created_at": self.created_at, "last_modified": self.last_modified,
-            "branches": self.branches, "tags": self.tags,
+            "branches": self.branches,
             "commits": [commit.to_json() for commit in self.commits.values()],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Repo:
         commits = {item["oid"]: Commit.from_json(item) for item in data.pop("commits")}
+        data.pop("tags", None)  # kept by data folders of versions that served tags; tags are no longer served
         return cls(**data, commits=commits)
 
 
@@ -124,12 +123,7 @@ class DeleteFile:
     path: str
 
 
-@dataclass(frozen=True)
-class DeleteFolder:
-    path: str
-
-
-Operation = AddFile | DeleteFile | DeleteFolder
+Operation = AddFile | DeleteFile
 
 
 def validate_repo_id(repo_id: str) -> None:
@@ -175,12 +169,6 @@ class Storage:
             raise RepoNotFound(f"Repository {repo_type}s/{repo_id} not found")
         return repo
 
-    def list_repos(self, repo_type: str) -> list[Repo]:
-        """Every repo of one type, sorted by id."""
-        with self._lock:
-            return sorted((repo for (kind, _), repo in self._repos.items() if kind == repo_type),
-                          key=lambda repo: repo.repo_id)
-
     def exists(self, repo_type: str, repo_id: str) -> bool:
         with self._lock:
             return (repo_type, repo_id) in self._repos
@@ -204,76 +192,24 @@ class Storage:
             self._save(repo)
             return repo
 
-    def delete_repo(self, repo_type: str, repo_id: str) -> None:
-        with self._lock:
-            self.get_repo(repo_type, repo_id)
-            del self._repos[(repo_type, repo_id)]
-            self._repo_path(repo_type, repo_id).unlink(missing_ok=True)
-
-    def move_repo(self, repo_type: str, from_id: str, to_id: str) -> None:
-        validate_repo_id(to_id)
-        with self._lock:
-            repo = self.get_repo(repo_type, from_id)
-            if (repo_type, to_id) in self._repos:
-                raise Conflict(f"Cannot move {repo_type}s/{from_id}: {repo_type}s/{to_id} already exists")
-            del self._repos[(repo_type, from_id)]
-            self._repo_path(repo_type, from_id).unlink(missing_ok=True)
-            repo.repo_id = to_id
-            self._repos[(repo_type, to_id)] = repo
-            self._save(repo)
-
-    def set_private(self, repo_type: str, repo_id: str, private: bool) -> None:
-        with self._lock:
-            repo = self.get_repo(repo_type, repo_id)
-            repo.private = private
-            self._save(repo)
-
     # ----- revisions -------------------------------------------------------------------------------------------
 
     def resolve(self, repo: Repo, revision: str) -> Commit:
-        """The commit a branch, tag, `refs/...` name, full or abbreviated commit id points to."""
+        """The commit a branch (`name` or `refs/heads/name`), a full or abbreviated commit id points to."""
         with self._lock:
-            name = revision.removeprefix("refs/heads/")
-            oid = repo.branches.get(name) or repo.tags.get(revision.removeprefix("refs/tags/"))
+            oid = repo.branches.get(revision.removeprefix("refs/heads/"))
             if oid is None and _HEX.fullmatch(revision):
                 matches = [commit for commit in repo.commits if commit.startswith(revision)]
                 oid = matches[0] if len(matches) == 1 else None
             if oid is None:
-                raise RevisionNotFound(f"Invalid rev id: {revision} (no such branch, tag or commit in {repo.repo_id})")
+                raise RevisionNotFound(f"Invalid rev id: {revision} (no such branch or commit in {repo.repo_id})")
             return repo.commits[oid]
-
-    def refs(self, repo: Repo) -> tuple[dict[str, str], dict[str, str]]:
-        """Copies of (branches, tags), name -> commit id, safe to read while commits land."""
-        with self._lock:
-            return dict(repo.branches), dict(repo.tags)
 
     def create_branch(self, repo: Repo, branch: str, starting_point: str | None) -> None:
         with self._lock:
             if branch in repo.branches:
                 raise Conflict(f"Branch {branch!r} already exists in {repo.repo_id}")
             repo.branches[branch] = self.resolve(repo, starting_point or "main").oid
-            self._save(repo)
-
-    def delete_branch(self, repo: Repo, branch: str) -> None:
-        with self._lock:
-            if branch not in repo.branches:
-                raise RevisionNotFound(f"Branch {branch!r} not found in {repo.repo_id}")
-            if branch == "main":
-                raise BadRequest("Cannot delete the main branch")
-            del repo.branches[branch]
-            self._save(repo)
-
-    def create_tag(self, repo: Repo, tag: str, revision: str) -> None:
-        with self._lock:
-            if tag in repo.tags:
-                raise Conflict(f"Tag {tag!r} already exists in {repo.repo_id}")
-            repo.tags[tag] = self.resolve(repo, revision).oid
-            self._save(repo)
-
-    def delete_tag(self, repo: Repo, tag: str) -> None:
-        with self._lock:
-            if repo.tags.pop(tag, None) is None:
-                raise RevisionNotFound(f"Tag {tag!r} not found in {repo.repo_id}")
             self._save(repo)
 
     def history(self, repo: Repo, revision: str) -> list[Commit]:
@@ -289,8 +225,8 @@ class Storage:
     # ----- commits ---------------------------------------------------------------------------------------------
 
     def commit(self, repo: Repo, revision: str, operations: Iterable[Operation], title: str, message: str,
-               author: str, parent_commit: str | None = None, create_pr: bool = False) -> tuple[Commit, int | None]:
-        """Apply `operations` on top of branch `revision`; returns the new commit and the PR number if one was opened.
+               author: str, parent_commit: str | None = None) -> Commit:
+        """Apply `operations` on top of branch `revision`; returns the new commit.
 
         `parent_commit`, when given, must still be the branch head (412 otherwise) so a client that read the
         repo before writing never overwrites a commit it has not seen.
@@ -298,20 +234,16 @@ class Storage:
         with self._lock:
             base = self.resolve(repo, revision)
             branch = revision.removeprefix("refs/heads/")
-            if not create_pr and branch not in repo.branches:
+            if branch not in repo.branches:
                 raise RevisionNotFound(f"Cannot commit to {revision!r}: it is not a branch of {repo.repo_id}; "
                                        "create it first with create_branch")
             if parent_commit is not None and not base.oid.startswith(parent_commit):
                 raise PreconditionFailed(f"A commit has happened since {parent_commit[:12]}: the head of "
                                          f"{revision} is now {base.oid[:12]}. Please refresh and try again.")
-            pr_number = None
-            if create_pr:
-                pr_number = 1 + sum(1 for name in repo.branches if _PR_REF.fullmatch(name))
-                branch = f"refs/pr/{pr_number}"
             commit = self._apply_commit(repo, base, list(operations), title, message, author)
             repo.branches[branch] = commit.oid
             self._save(repo)
-            return commit, pr_number
+            return commit
 
     def _apply_commit(self, repo: Repo, base: Commit | None, operations: list[Operation], title: str,
                       message: str, author: str) -> Commit:
@@ -321,16 +253,8 @@ class Storage:
             if isinstance(operation, AddFile):
                 added.append(operation)
                 files[operation.path] = self._entry(operation)
-            elif isinstance(operation, DeleteFile):
-                if files.pop(operation.path, None) is None:
-                    raise EntryNotFound(f"A file with this name doesn't exist: {operation.path}")
-            else:
-                prefix = operation.path.rstrip("/") + "/"
-                doomed = [path for path in files if path.startswith(prefix)]
-                if not doomed:
-                    raise EntryNotFound(f"A folder with this name doesn't exist: {operation.path}")
-                for path in doomed:
-                    del files[path]
+            elif files.pop(operation.path, None) is None:
+                raise EntryNotFound(f"A file with this name doesn't exist: {operation.path}")
         date = now_iso()
         parents = [base.oid] if base is not None else []
         fingerprint = json.dumps([repo.repo_type, repo.repo_id, parents, title, message, date, time.perf_counter_ns(),

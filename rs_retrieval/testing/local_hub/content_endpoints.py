@@ -1,27 +1,32 @@
-"""Endpoints about repo contents: tree listings, paths-info, file downloads, preupload and commits.
+"""Endpoints about repo contents: tree listings, file downloads, preupload and commits.
+
+A commit stores only file paths, so the folders of a tree listing are derived from them here. A folder's oid is a
+digest of its descendants, so it changes exactly when something below it changes (like a git tree id, without
+being one).
 
 A commit arrives as NDJSON: a `header` line (summary, description, optional parentCommit) then one
 line per operation: `file` (base64 content, a regular git file), `lfsFile` (sha256 of an object
-already uploaded through the LFS endpoints), `deletedFile`, `deletedFolder`. Copies arrive already
-expanded into `file`/`lfsFile` lines by the client.
+already uploaded through the LFS endpoints) or `deletedFile`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
-from . import trees
 from .access import RepoAccess, repo_url
 from .blobs import is_sha256
 from .downloads import file_response
 from .errors import BadRequest, EntryNotFound
 from .limits import MAX_COMMIT_BODY
-from .messages import JSON, Request, Response, json_object, json_response, objects, strings, typed
-from .storage import AddFile, DeleteFile, DeleteFolder, FileEntry, Operation, Repo
+from .messages import JSON, Request, Response, json_object, json_response, objects, typed
+from .storage import AddFile, DeleteFile, FileEntry, Operation
 from .upload_modes import DEFAULT_GITATTRIBUTES, upload_mode
 
 
@@ -48,46 +53,76 @@ def _commit_line(line: bytes) -> tuple[str, dict[str, Any]]:
     return key, value
 
 
+@dataclass(frozen=True)
+class Folder:
+    path: str
+    oid: str
+
+
+def _folder(files: Mapping[str, FileEntry], path: str) -> Folder:
+    """The folder at `path` (`""` is the root) of a snapshot, with its oid."""
+    prefix = path + "/" if path else ""
+    digest = hashlib.sha1()
+    for name, entry in sorted(files.items()):
+        if name.startswith(prefix):
+            digest.update(f"{entry.path}\x00{entry.blob_id}\n".encode())
+    return Folder(path=path, oid=digest.hexdigest())
+
+
+def _children(files: Mapping[str, FileEntry], path: str, recursive: bool) -> list[FileEntry | Folder]:
+    """Entries below folder `path` (empty when no file lies below it): direct children, or all when `recursive`.
+
+    Folders come before files at each level, like the Hub's listing.
+    """
+    path = path.strip("/")
+    prefix = path + "/" if path else ""
+    below = [entry for name, entry in sorted(files.items()) if name.startswith(prefix)]
+    folder_paths: set[str] = set()
+    direct_files: list[FileEntry] = []
+    for entry in below:
+        rest = entry.path[len(prefix):].split("/")
+        if len(rest) == 1:
+            direct_files.append(entry)
+        elif recursive:
+            folder_paths.update(prefix + "/".join(rest[:depth]) for depth in range(1, len(rest)))
+        else:
+            folder_paths.add(prefix + rest[0])
+    folders = [_folder(files, name) for name in sorted(folder_paths)]
+    if not recursive:
+        return [*folders, *direct_files]
+    result: list[FileEntry | Folder] = [*folders, *below]
+    return sorted(result, key=lambda item: (item.path.split("/")[:-1], isinstance(item, FileEntry), item.path))
+
+
 class ContentEndpoints:
-    """Tree pages hold `tree_page_size` entries (`expanded_tree_page_size` with `expand`), as on the Hub."""
+    """Tree pages hold `tree_page_size` entries, as on the Hub."""
 
     tree_page_size = 1000
-    expanded_tree_page_size = 50
 
     def __init__(self, access: RepoAccess, user: str) -> None:
         self.access = access
         self.storage = access.storage
-        self.auth = access.auth
         self.user = user
 
-    def _commit_json(self, repo: Repo, oid: str) -> dict:
-        commit = repo.commits[oid]
-        return {"id": commit.oid, "title": commit.title, "date": commit.date}
-
-    def _entry_json(self, repo: Repo, item: FileEntry | trees.Folder, expand: bool) -> dict:
-        """A tree entry as `RepoFile`/`RepoFolder` parse it; `expand` adds the last commit that touched it."""
-        if isinstance(item, FileEntry):
-            data: dict = {"type": "file", "oid": item.blob_id, "size": item.size, "path": item.path}
-            if item.lfs:
-                data["lfs"] = {"oid": item.sha256, "size": item.size, "pointerSize": item.pointer_size}
-            last = item.last_commit
-        else:
-            data = {"type": "directory", "oid": item.oid, "size": 0, "path": item.path}
-            last = max((entry.last_commit for entry in item.files), key=lambda oid: repo.commits[oid].date)
-        if expand:
-            data["lastCommit"] = self._commit_json(repo, last)
+    @staticmethod
+    def _entry_json(item: FileEntry | Folder) -> dict:
+        """A tree entry as `RepoFile`/`RepoFolder` parse it."""
+        if isinstance(item, Folder):
+            return {"type": "directory", "oid": item.oid, "size": 0, "path": item.path}
+        data: dict = {"type": "file", "oid": item.blob_id, "size": item.size, "path": item.path}
+        if item.lfs:
+            data["lfs"] = {"oid": item.sha256, "size": item.size, "pointerSize": item.pointer_size}
         return data
 
     def tree(self, r: Request, repo_type: str, repo_id: str, revision: str, path: str) -> Response:
         """One page of a folder listing; the next page's URL is in the `Link` header, as `paginate` follows it."""
         repo = self.access.readable(r, repo_type, repo_id)
         commit = self.storage.resolve(repo, revision)
-        items = trees.children(commit.files, path, recursive=r.flag("recursive"))
+        items = _children(commit.files, path, recursive=r.flag("recursive"))
         if path and not items:
             raise EntryNotFound(f"{path} is not a folder at revision {revision} of {repo_id}",
                                 headers={"X-Repo-Commit": commit.oid})
-        expand = r.flag("expand")
-        page_size = self.expanded_tree_page_size if expand else self.tree_page_size
+        page_size = self.tree_page_size
         try:
             start = int(r.param("cursor") or 0)
         except ValueError:
@@ -98,24 +133,7 @@ class ContentEndpoints:
             query = {key: values[0] for key, values in r.query.items() if key != "cursor"}
             query["cursor"] = str(start + page_size)
             headers["Link"] = f'<{r.base_url}{r.path}?{urlencode(query)}>; rel="next"'
-        return json_response([self._entry_json(repo, item, expand) for item in page], headers=headers)
-
-    def paths_info(self, r: Request, repo_type: str, repo_id: str, revision: str) -> Response:
-        """Entries for the given paths (form-encoded by `get_paths_info`); missing paths are left out."""
-        repo = self.access.readable(r, repo_type, repo_id)
-        commit = self.storage.resolve(repo, revision)
-        if r.media_type == JSON:
-            payload = r.json()
-            paths, expand = strings(payload, "paths"), typed(payload, "expand", bool, False)
-        else:
-            r.require_media_type("application/x-www-form-urlencoded", JSON)
-            try:
-                form = parse_qs(r.read_body().decode("utf-8"), keep_blank_values=True)
-            except UnicodeDecodeError:
-                raise BadRequest("The form body is not valid UTF-8") from None
-            paths, expand = form.get("paths", []), (form.get("expand", ["false"])[0].lower() in ("1", "true"))
-        found = [trees.lookup(commit.files, path) for path in paths]
-        return json_response([self._entry_json(repo, item, expand) for item in found if item is not None])
+        return json_response([self._entry_json(item) for item in page], headers=headers)
 
     def resolve(self, r: Request, repo_type: str, repo_id: str, revision: str, path: str) -> Response:
         """A file's contents (GET) or headers (HEAD); 404 EntryNotFound carries X-Repo-Commit for the client cache."""
@@ -152,9 +170,11 @@ class ContentEndpoints:
         return json_response({"files": answers, "commitOid": commit.oid})
 
     def commit(self, r: Request, repo_type: str, repo_id: str, revision: str) -> Response:
-        """Apply an NDJSON commit to branch `revision` (or a new `refs/pr/N` with `create_pr=1`)."""
+        """Apply an NDJSON commit to branch `revision`."""
         repo = self.access.writable(r, repo_type, repo_id, "commit")
         r.require_media_type("application/x-ndjson", JSON)
+        if r.flag("create_pr"):
+            raise BadRequest("The local Hub has no pull requests: commit to a branch instead (create_branch)")
         header: dict[str, Any] = {}
         operations: list[Operation] = []
         for line in r.read_body(MAX_COMMIT_BODY).splitlines():
@@ -165,29 +185,22 @@ class ContentEndpoints:
                 header = value
             else:
                 operations.append(self._operation(key, value))
-        commit, pr_number = self.storage.commit(
+        commit = self.storage.commit(
             repo, revision, operations, title=typed(header, "summary", str, "") or "Upload files",
             message=typed(header, "description", str, ""), author=self.user,
-            parent_commit=typed(header, "parentCommit", str, "") or None, create_pr=r.flag("create_pr"),
+            parent_commit=typed(header, "parentCommit", str, "") or None,
         )
         url = repo_url(r, repo_type, repo_id)
-        return json_response({
-            "success": True, "commitOid": commit.oid, "commitUrl": f"{url}/commit/{commit.oid}", "hookOutput": "",
-            "pullRequestUrl": f"{url}/discussions/{pr_number}" if pr_number is not None else None,
-        })
+        return json_response({"success": True, "commitOid": commit.oid, "commitUrl": f"{url}/commit/{commit.oid}",
+                              "hookOutput": "", "pullRequestUrl": None})
 
     def _operation(self, key: str, value: dict[str, Any]) -> Operation:
-        path = typed(value, "path", str, "")
-        path = _check_path(path.rstrip("/") if key == "deletedFolder" else path)
+        path = _check_path(typed(value, "path", str, ""))
         if key == "file":
-            content = typed(value, "content", str, "")
-            if typed(value, "encoding", str, "base64") == "base64":
-                try:
-                    data = base64.b64decode(content, validate=True)
-                except (binascii.Error, ValueError):
-                    raise BadRequest(f"Content of {path} is not valid base64") from None
-            else:
-                data = content.encode()
+            try:
+                data = base64.b64decode(typed(value, "content", str, ""), validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"Content of {path} is not valid base64") from None
             return AddFile(path, self.storage.blobs.put_bytes(data), len(data), lfs=False)
         if key == "lfsFile":
             oid = typed(value, "oid", str, "")
@@ -200,6 +213,4 @@ class ContentEndpoints:
             return AddFile(path, oid, size if isinstance(size, int) else self.storage.blobs.size(oid), lfs=True)
         if key == "deletedFile":
             return DeleteFile(path)
-        if key == "deletedFolder":
-            return DeleteFolder(path)
-        raise BadRequest(f"Unknown commit operation {key!r}; expected file, lfsFile, deletedFile or deletedFolder")
+        raise BadRequest(f"Unknown commit operation {key!r}; expected file, lfsFile or deletedFile")

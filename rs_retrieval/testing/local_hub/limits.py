@@ -8,7 +8,7 @@ route, before any of it is read; a client that stops sending in the middle of a 
 from __future__ import annotations
 
 MAX_JSON_BODY = 16 * 1024 * 1024
-"""JSON requests (create repo, preupload, LFS batch, settings...): a preupload of thousands of files fits."""
+"""JSON requests (create repo, preupload, LFS batch...): a preupload of thousands of files fits."""
 
 MAX_COMMIT_BODY = 512 * 1024 * 1024
 """An NDJSON commit: regular files (each under 10 MB, larger ones go through LFS) travel inside it, base64-encoded."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import sentencepiece as spm
 from transformers import XLMRobertaTokenizer
 
-from .text_normalization import TextNormalizer
+from ..processing.text_normalization import TextNormalizer
 
 
 def train_sentencepiece_tokenizer(

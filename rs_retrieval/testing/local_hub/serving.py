@@ -15,9 +15,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from ..errors import UsageError
-from .doors import LOOPBACK_NAMES
-from .environment import client_environment, shell_exports
+from ...errors import UsageError
+from .access import LOOPBACK_NAMES
+from .environment import client_environment
 from .server import LocalHub
 
 TOKEN_VARIABLE = "RS_RETRIEVAL_HUB_TOKEN"
@@ -75,11 +75,15 @@ def configure_hub(data: str | Path, *, host: str = "127.0.0.1", port: int = 0, t
 
 
 def export_lines(url: str, token_expression: str) -> list[str]:
-    """`export` lines for clients; the token appears as `token_expression`, once (empty tokens when anonymous)."""
-    env = client_environment(url)
+    """`export` lines for a POSIX shell; the token appears as `token_expression`, once (empty tokens when anonymous).
+
+    Without a token expression the token variables are exported empty, so a huggingface.co token is never sent here.
+    """
+    env = {name: value for name, value in client_environment(url).items()
+           if not (token_expression and name in TOKEN_NAMES)}
+    lines = [f"export {name}='{value}'" for name, value in env.items()]
     if not token_expression:
-        return shell_exports(env)  # empty token variables: a huggingface.co token is never sent here
-    lines = shell_exports({name: value for name, value in env.items() if name not in TOKEN_NAMES})
+        return lines
     return [*lines, f"export HF_TOKEN={token_expression}", 'export HUGGING_FACE_HUB_TOKEN="$HF_TOKEN"']
 
 
@@ -96,8 +100,8 @@ def serve(hub: LocalHub, data: str | Path, token_expression: str) -> None:
     try:
         print(f"Local Hugging Face Hub serving {data} at {hub.url}", flush=True)
         if hub.token is None:
-            print("WARNING: anonymous writes are allowed: any program on this machine can create, change and "
-                  "delete repos.")
+            print("WARNING: anonymous writes are allowed: any program on this machine can create repos and "
+                  "change their files.")
         print("Point clients at it (before starting Python):")
         for line in export_lines(hub.url, token_expression):
             print(f"  {line}")

@@ -140,15 +140,6 @@ def objects(payload: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
     return items
 
 
-def strings(payload: Mapping[str, Any], name: str) -> list[str]:
-    """`payload[name]` as a list of strings (a single string counts as a list of one)."""
-    value = payload.get(name)
-    items = [value] if isinstance(value, str) else typed(payload, name, list, [])
-    if not all(isinstance(item, str) for item in items):
-        raise BadRequest(f"Field {name!r} must be a list of strings")
-    return items
-
-
 @dataclass
 class Response:
     """Status, headers and either `body` or `blob_path[offset:offset+length]`."""

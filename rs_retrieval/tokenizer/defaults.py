@@ -6,8 +6,8 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from .image_processing_rs_dual_encoder import DualEncoderImageProcessor
-from .processing_rs_dual_encoder import DualEncoderProcessor
+from ..processing.image_processing_rs_dual_encoder import DualEncoderImageProcessor
+from ..processing.processing_rs_dual_encoder import DualEncoderProcessor
 
 #: A SentencePiece unigram vocabulary trained by `hub_scripts/train_tokenizer.py --lowercase` on the English and
 #: Arabic captions of the embedded synthetic dataset.

@@ -1,4 +1,4 @@
-"""Retrieval recall of a model on a dataset split, per query language and across languages."""
+"""The evaluation protocol: recall of a model on a dataset split, per query language and across languages."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 
-from .evaluation import retrieval_recall
-from .inference import embed_images, embed_texts
+from ..inference import embed_images, embed_texts
+from .recall import retrieval_recall
 
 
-def caption_languages(dataset: Any) -> list[str]:
-    """Language codes of the `captions_<code>` columns of a split."""
+def languages_of_split(dataset: Any) -> list[str]:
+    """Language codes of the `captions_<code>` columns of a dataset split."""
     return [c.removeprefix("captions_") for c in dataset.column_names if c.startswith("captions_")]
 
 
@@ -51,7 +51,7 @@ def evaluate_retrieval(
     Images are embedded once and shared by every query set. By default each caption language is its own query
     set and, when there are several, all languages together form a cross-lingual one.
     """
-    languages = caption_languages(dataset)
+    languages = languages_of_split(dataset)
     if query_sets is None:
         query_sets = query_sets_for(languages)
     missing = sorted({lang for langs in query_sets.values() for lang in langs} - set(languages))
@@ -75,12 +75,12 @@ def evaluate_retrieval(
 def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: list[str] | None = None,
                         batch_size: int = 64, trust_remote_code: bool = False, progress: bool = True) -> dict[str, Any]:
     """Recall tables for one checkpoint; the returned dict is what `--out` writes."""
-    from .checkpoints import load_model_and_processor
-    from .data.loading import check_caption_languages, load_split
-    from .provenance import code_version
+    from ..checkpoints import load_model_and_processor
+    from ..data.loading import check_caption_languages, load_split
+    from ..provenance import code_version
 
     data = load_split(dataset, split)
-    languages = check_caption_languages(data, caption_languages(data) if languages is None else languages)
+    languages = check_caption_languages(data, languages_of_split(data) if languages is None else languages)
     model, processor = load_model_and_processor(model_path, trust_remote_code=trust_remote_code)
     query_sets = query_sets_for(languages)
     started = time.perf_counter()
@@ -99,4 +99,10 @@ def evaluate_checkpoint(model_path: str, dataset: str, split: str, languages: li
     }
 
 
-__all__ = ["caption_languages", "evaluate_checkpoint", "evaluate_retrieval", "flatten_captions", "query_sets_for"]
+__all__ = [
+    "evaluate_checkpoint",
+    "evaluate_retrieval",
+    "flatten_captions",
+    "languages_of_split",
+    "query_sets_for",
+]

@@ -8,7 +8,7 @@ from the blob store, and applies fault rules before any endpoint runs.
         env = client_environment(hub.url, token=hub.token)
 
 Every request passes, in order: framing (Content-Length / chunked, 400 when malformed), the Host and Origin
-checks (403, see `doors`), fault rules, then the endpoint, which checks the token before reading a body and
+checks (403, see `access`), fault rules, then the endpoint, which checks the token before reading a body and
 reads it within the limits of `limits` (413). A silent client is answered 408 (`read_timeout`).
 """
 
@@ -28,8 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from .access import Doors
 from .api import HubApi
-from .doors import Doors
 from .errors import BadRequest, HubError, LocalHubError, PayloadTooLarge, RequestTimeout
 from .faults import Faults
 from .limits import DRAIN_LIMIT, MAX_LFS_OBJECT, READ_TIMEOUT_S
@@ -324,14 +324,6 @@ class LocalHub:
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
-
-    def serve_forever(self) -> None:
-        """Block until `stop()` is called from another thread (or the process is interrupted)."""
-        if self._thread is None:
-            self.start()
-        assert self._thread is not None
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
 
     def __enter__(self) -> LocalHub:
         return self.start()

@@ -7,7 +7,7 @@ to raise `RepositoryNotFoundError`, `RevisionNotFoundError` and `EntryNotFoundEr
 
 from __future__ import annotations
 
-from ..errors import RsRetrievalError
+from ...errors import RsRetrievalError
 
 
 class HubError(Exception):
@@ -33,7 +33,7 @@ class RepoNotFound(HubError):
 
 
 class RevisionNotFound(HubError):
-    """The repo exists but the branch, tag or commit does not."""
+    """The repo exists but the branch or commit does not."""
 
     status = 404
     code = "RevisionNotFound"
@@ -53,7 +53,7 @@ class Unauthorized(HubError):
 
 
 class Conflict(HubError):
-    """The thing to create already exists (repo, branch, tag)."""
+    """The thing to create already exists (repo, branch)."""
 
     status = 409
 

@@ -13,7 +13,6 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -61,7 +60,7 @@ class BlobStore:
             handle, temp = tempfile.mkstemp(dir=self.scratch)
             with os.fdopen(handle, "wb") as out:
                 out.write(content)
-            self._adopt(Path(temp), sha256)
+            self.adopt(Path(temp), sha256)
         return sha256
 
     def put_stream(self, chunks: Iterator[bytes]) -> tuple[str, int, Path]:
@@ -82,19 +81,13 @@ class BlobStore:
 
     def adopt(self, scratch_file: Path, sha256: str) -> None:
         """Move a verified scratch file into place as blob `sha256`."""
-        self._adopt(scratch_file, sha256)
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(scratch_file, target)
 
     @staticmethod
     def discard(scratch_file: Path) -> None:
         scratch_file.unlink(missing_ok=True)
 
-    def open(self, sha256: str) -> BinaryIO:
-        return open(self.path(sha256), "rb")
-
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
-
-    def _adopt(self, temp: Path, sha256: str) -> None:
-        target = self.path(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp, target)

@@ -1,0 +1,1 @@
+"""Test utilities shipped for users' own tests and offline work: `local_hub`, a local Hugging Face Hub."""
